@@ -1,0 +1,42 @@
+"""Pure, jittable math: no I/O, no config objects, no globals."""
+
+from lgl_spl.core.kmeans import KMeansResult, kmeans, kmeans_per_class
+from lgl_spl.core.lgl import (
+    LGL_STRATEGIES,
+    choose_classes,
+    class_conditional_entropies,
+    conditional_entropy,
+    stage_sizes,
+)
+from lgl_spl.core.magnet import magnet_loss
+from lgl_spl.core.neighbourhood import (
+    ClusterIndex,
+    build_cluster_index,
+    cluster_mean_losses,
+    sample_neighbourhood,
+)
+from lgl_spl.core.pace import Pace, pace, pace_fraction
+from lgl_spl.core.selection import spl_inv_select, spl_select, spld_select, spld_threshold
+
+__all__ = [
+    "LGL_STRATEGIES",
+    "ClusterIndex",
+    "KMeansResult",
+    "Pace",
+    "build_cluster_index",
+    "choose_classes",
+    "class_conditional_entropies",
+    "cluster_mean_losses",
+    "conditional_entropy",
+    "kmeans",
+    "kmeans_per_class",
+    "magnet_loss",
+    "pace",
+    "pace_fraction",
+    "sample_neighbourhood",
+    "spl_inv_select",
+    "spl_select",
+    "spld_select",
+    "spld_threshold",
+    "stage_sizes",
+]

@@ -1,0 +1,12 @@
+"""Errors that mean "the user asked for something that cannot work".
+
+`main` prints them as one line and exits non-zero, without a traceback.
+"""
+
+
+class ConfigError(ValueError):
+    """Bad configuration or input data, detected before training starts."""
+
+
+class DatasetUnavailableError(ConfigError):
+    """A dataset is not prepared locally and cannot be downloaded."""
