@@ -1,0 +1,123 @@
+"""On-device augmentation, inside the jitted step: normalise, crop, flip, rotate, translate."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentSpec:
+    """Static (hashable) description of one dataset's augmentation; means/stds in [0, 1] units."""
+
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+    crop_padding: int = 0
+    hflip: bool = False
+    vflip: bool = False
+    max_rotate_deg: float = 0.0
+    max_translate: int = 0
+
+    @property
+    def is_identity(self) -> bool:
+        return not (
+            self.crop_padding
+            or self.hflip
+            or self.vflip
+            or self.max_rotate_deg
+            or self.max_translate
+        )
+
+
+_CIFAR10 = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+_CIFAR100 = ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+_SVHN = ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970))
+_IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+_DEFAULTS = {
+    # SPL-ADVisE §4: normalisation, random crop and horizontal flip.
+    "cifar10": AugmentSpec(*_CIFAR10, crop_padding=4, hflip=True),
+    # SPL-ADVisE trains CIFAR-100 and SVHN without augmentation.
+    "cifar100": AugmentSpec(*_CIFAR100),
+    "svhn_cropped": AugmentSpec(*_SVHN),
+    # SPL-ADVisE: normalisation, h/v flips, translation, crop and rotation.
+    "fashion_mnist": AugmentSpec(
+        (0.2860,),
+        (0.3530,),
+        crop_padding=2,
+        hflip=True,
+        vflip=True,
+        max_rotate_deg=10.0,
+        max_translate=2,
+    ),
+    "mnist": AugmentSpec((0.1307,), (0.3081,)),
+    "digits": AugmentSpec((0.3,), (0.35,)),
+    # The official PyTorch ImageNet recipe LGL follows: flips (crops happen at decode).
+    "imagenet2012": AugmentSpec(*_IMAGENET, hflip=True),
+    "toy": AugmentSpec(),
+}
+
+
+def default_augment(name: str) -> AugmentSpec:
+    """The paper's augmentation for dataset ``name`` (normalisation only if unknown)."""
+    return _DEFAULTS.get(name, AugmentSpec((0.5,), (0.25,)))
+
+
+def _shift(img: jax.Array, dy: jax.Array, dx: jax.Array, pad: int) -> jax.Array:
+    """Zero-padded translation by (dy, dx) pixels, |d| ≤ pad (== pad-and-random-crop)."""
+    h, w, _ = img.shape
+    padded = jnp.pad(img, ((pad, pad), (pad, pad), (0, 0)))
+    return jax.lax.dynamic_slice(padded, (pad + dy, pad + dx, 0), img.shape[:2] + img.shape[2:])
+
+
+def _rotate(img: jax.Array, angle: jax.Array) -> jax.Array:
+    """Bilinear rotation about the centre, zeros outside."""
+    h, w, c = img.shape
+    yy, xx = jnp.meshgrid(
+        jnp.arange(h, dtype=jnp.float32), jnp.arange(w, dtype=jnp.float32), indexing="ij"
+    )
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    cos, sin = jnp.cos(angle), jnp.sin(angle)
+    src_y = cos * (yy - cy) - sin * (xx - cx) + cy
+    src_x = sin * (yy - cy) + cos * (xx - cx) + cx
+    channels = [
+        jax.scipy.ndimage.map_coordinates(img[..., i], [src_y, src_x], order=1, cval=0.0)
+        for i in range(c)
+    ]
+    return jnp.stack(channels, axis=-1)
+
+
+def _augment_one(key: jax.Array, img: jax.Array, spec: AugmentSpec) -> jax.Array:
+    k_crop, k_h, k_v, k_rot, k_tr = jax.random.split(key, 5)
+    if spec.max_rotate_deg:
+        angle = jax.random.uniform(k_rot, (), minval=-1.0, maxval=1.0) * spec.max_rotate_deg
+        img = _rotate(img, jnp.deg2rad(angle))
+    for pad, k in ((spec.crop_padding, k_crop), (spec.max_translate, k_tr)):
+        if pad:
+            dy, dx = jax.random.randint(k, (2,), -pad, pad + 1)
+            img = _shift(img, dy, dx, pad)
+    if spec.hflip:
+        img = jnp.where(jax.random.bernoulli(k_h), img[:, ::-1], img)
+    if spec.vflip:
+        img = jnp.where(jax.random.bernoulli(k_v), img[::-1], img)
+    return img
+
+
+@functools.partial(jax.jit, static_argnames=("spec", "train"))
+def augment(key: jax.Array, images: jax.Array, spec: AugmentSpec, *, train: bool) -> jax.Array:
+    """uint8 [B, H, W, C] → normalised float32; random transforms only when ``train``.
+
+    Float inputs (the toy set's 2-D points) are returned unchanged as float32.
+    """
+    if jnp.issubdtype(images.dtype, jnp.floating):
+        return images.astype(jnp.float32)
+    x = images.astype(jnp.float32) / 255.0
+    if train and not spec.is_identity:
+        keys = jax.random.split(key, x.shape[0])
+        x = jax.vmap(lambda k, im: _augment_one(k, im, spec))(keys, x)
+    mean = jnp.asarray(spec.mean, jnp.float32)
+    std = jnp.asarray(spec.std, jnp.float32)
+    return (x - mean) / std

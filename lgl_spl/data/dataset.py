@@ -1,0 +1,32 @@
+"""The in-memory dataset every run trains on."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Images uint8 NHWC (the toy set: float32 [N, 2]); labels int32.
+
+    ``x_val`` / ``y_val`` are empty unless a validation split was carved from
+    train. ``train_source`` is set for datasets read from disk on demand
+    (ImageNet): then ``x_train`` is empty and the loop gathers batches on the host.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    num_classes: int
+    label_names: tuple[str, ...]
+    name: str
+    train_source: object | None = None
+
+    @property
+    def num_train(self) -> int:
+        return int(self.y_train.shape[0])

@@ -1,0 +1,110 @@
+"""``load(cfg)``: one dataset, once, with the run's limit, validation split and label noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lgl_spl.data.dataset import Dataset
+from lgl_spl.data.random_access import RandomAccessSource
+from lgl_spl.data.sources import (
+    OFFLINE_NAMES,
+    TFDS_NAMES,
+    Raw,
+    load_digits,
+    load_npz,
+    load_tfds,
+    load_toy,
+)
+from lgl_spl.errors import ConfigError
+
+HOST_NAMES = ("imagenet2012",)
+KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES
+
+
+def _raw(cfg, seed: int) -> Raw:
+    name = cfg.name
+    if cfg.get("npz_path", ""):
+        return load_npz(cfg.npz_path)
+    if name == "digits":
+        return load_digits(seed=seed)
+    if name == "toy":
+        return load_toy(layout=cfg.get("toy_layout", "separable"), seed=seed)
+    if name in TFDS_NAMES:
+        return load_tfds(
+            name, data_dir=cfg.get("data_dir", ""), svhn_extra=cfg.get("svhn_extra", False)
+        )
+    raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(KNOWN_DATASETS)}")
+
+
+def add_label_noise(labels: np.ndarray, fraction: float, num_classes: int, seed: int) -> np.ndarray:
+    """Replace exactly round(fraction · N) labels by a different, uniformly drawn class."""
+    rng = np.random.default_rng([seed, 7])
+    labels = labels.copy()
+    flip = rng.choice(len(labels), int(round(fraction * len(labels))), replace=False)
+    offset = rng.integers(1, num_classes, len(flip))
+    labels[flip] = (labels[flip] + offset) % num_classes
+    return labels
+
+
+def _split(x, y, cfg, seed: int, num_classes: int):
+    """train_limit (after a seeded shuffle), then the validation split, then label noise."""
+    order = np.random.default_rng([seed, 1]).permutation(len(y))
+    limit = int(cfg.get("train_limit", 0))
+    if limit:
+        order = order[:limit]
+    x, y = x[order], y[order]
+    n_val = int(round(float(cfg.get("val_fraction", 0.0)) * len(y)))
+    x_val, y_val, x, y = x[:n_val], y[:n_val], x[n_val:], y[n_val:]
+    noise = float(cfg.get("label_noise", 0.0))
+    if noise:
+        y = add_label_noise(y, noise, num_classes, seed)
+    return x, y, x_val, y_val
+
+
+def load(cfg, *, seed: int = 0) -> Dataset:
+    """Load ``cfg.name`` (or ``cfg.npz_path``) into a ``Dataset``."""
+    if cfg.name in HOST_NAMES and not cfg.get("npz_path", ""):
+        return _load_host(cfg, seed)
+    raw = _raw(cfg, seed)
+    num_classes = len(raw.label_names)
+    x, y, x_val, y_val = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
+    if len(y) == 0:
+        raise ConfigError(f"dataset {cfg.name!r}: no training examples left after the splits")
+    return Dataset(
+        x_train=x,
+        y_train=y.astype(np.int32),
+        x_test=raw.x_test,
+        y_test=raw.y_test.astype(np.int32),
+        x_val=x_val,
+        y_val=y_val.astype(np.int32),
+        num_classes=num_classes,
+        label_names=raw.label_names,
+        name=cfg.name,
+    )
+
+
+def _load_host(cfg, seed: int) -> Dataset:
+    """ImageNet: labels in memory, images decoded on the host for each batch."""
+    size = int(cfg.get("image_size", 0)) or 224
+    train = RandomAccessSource(cfg.name, "train", data_dir=cfg.get("data_dir", ""), image_size=size)
+    test = RandomAccessSource(
+        cfg.name, "validation", data_dir=cfg.get("data_dir", ""), image_size=size
+    )
+    order = np.random.default_rng([seed, 1]).permutation(len(train))
+    limit = int(cfg.get("train_limit", 0))
+    if limit:
+        order = order[:limit]
+    train = train.subset(np.sort(order))
+    empty = np.zeros((0, size, size, 3), np.uint8)
+    return Dataset(
+        x_train=empty,
+        y_train=train.labels,
+        x_test=empty,
+        y_test=test.labels,
+        x_val=empty,
+        y_val=np.zeros(0, np.int32),
+        num_classes=train.num_classes,
+        label_names=train.label_names,
+        name=cfg.name,
+        train_source=train,
+    )

@@ -1,0 +1,20 @@
+"""Flax Linen students and embedding nets: ``get_model(name, num_classes=…, width=…)``."""
+
+from lgl_spl.models.lenet import LeNet
+from lgl_spl.models.mlp import MLP
+from lgl_spl.models.registry import EMBEDDING_MODELS, MODELS, get_model
+from lgl_spl.models.resnet import PreActResNet18, ResNet50
+from lgl_spl.models.vgg import VGG16
+from lgl_spl.models.wide_resnet import WideResNet
+
+__all__ = [
+    "EMBEDDING_MODELS",
+    "LeNet",
+    "MLP",
+    "MODELS",
+    "PreActResNet18",
+    "ResNet50",
+    "VGG16",
+    "WideResNet",
+    "get_model",
+]

@@ -1,0 +1,51 @@
+"""Models by name. Every model maps NHWC float inputs to (logits, features)."""
+
+from __future__ import annotations
+
+import functools
+
+import flax.linen as nn
+
+from lgl_spl.errors import ConfigError
+from lgl_spl.models.lenet import LeNet
+from lgl_spl.models.mlp import MLP
+from lgl_spl.models.resnet import PreActResNet18, ResNet50
+from lgl_spl.models.vgg import VGG16
+from lgl_spl.models.wide_resnet import WideResNet
+
+
+def _embedding(cls):
+    """The same trunk with an embedding head: ``embed_dim`` outputs instead of classes."""
+
+    def build(*, num_classes: int = 0, embed_dim: int = 64, **kwargs):
+        del num_classes
+        return cls(num_classes=embed_dim, **kwargs)
+
+    return build
+
+
+MODELS = {
+    "lenet": LeNet,
+    "lenet_embed": _embedding(LeNet),
+    "vgg16": VGG16,
+    "vgg16_embed": _embedding(VGG16),
+    "resnet18": PreActResNet18,
+    "resnet50": ResNet50,
+    "wrn": WideResNet,
+    "wrn16_8": functools.partial(WideResNet, depth=16, widen=8, dropout=0.4),
+    "wrn28_10": functools.partial(WideResNet, depth=28, widen=10, dropout=0.3),
+    "mlp1": functools.partial(MLP, hidden_layers=1),
+    "mlp3": functools.partial(MLP, hidden_layers=3),
+}
+
+EMBEDDING_MODELS = ("lenet_embed", "vgg16_embed")
+
+
+def get_model(name: str, *, num_classes: int, width: float = 1.0, **kwargs) -> nn.Module:
+    """Build model ``name``; unknown names raise ConfigError listing the known ones."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    try:
+        return MODELS[name](num_classes=num_classes, width=width, **kwargs)
+    except TypeError as e:
+        raise ConfigError(f"model {name!r}: bad model.kwargs ({e})") from None

@@ -1,0 +1,73 @@
+"""The sampler interface: pure state machines that turn signals into index arrays.
+
+A sampler never touches devices or files. Each round (ceil(N / batch) student
+updates) the loop hands it the current state, the round number and, when it
+asked for them, the scoring pass's per-example signals; it returns a
+``RoundPlan`` and its new state. All randomness comes from (seed, round), so a
+run resumed from a checkpoint replays the same plans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+
+class Signals(NamedTuple):
+    """Per-example outputs of the scoring pass over the training set (host arrays)."""
+
+    losses: np.ndarray  # [N] float32
+    logits: np.ndarray  # [N, C] float32 (untrained LGL classes masked)
+    features: np.ndarray  # [N, F] float32
+    labels: np.ndarray  # [N] int32
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundPlan:
+    """What the student trains on for one round."""
+
+    indices: np.ndarray  # [steps, batch] int32 into the training set
+    weights: np.ndarray  # [steps, batch] float32; 0 marks padding or unselected
+    class_mask: np.ndarray  # [C] bool: classes the student may predict (LGL)
+    schedule_start: int  # the step at which the current LR schedule (re)started
+    info: dict[str, Any]  # JSON-able facts for metrics.jsonl (selected_fraction, …)
+
+
+class Sampler(Protocol):
+    def init(self) -> Any:
+        """The initial state pytree."""
+
+    def needs_signals(self, state: Any, round_index: int) -> bool:
+        """Whether the loop must run the scoring pass before ``plan_round``."""
+
+    def plan_round(
+        self, state: Any, round_index: int, signals: Signals | None
+    ) -> tuple[RoundPlan, Any]:
+        """The plan for ``round_index`` and the new state."""
+
+
+def round_rng(seed: int, round_index: int, stream: int = 0) -> np.random.Generator:
+    """The generator of one round: a pure function of (seed, round, stream)."""
+    return np.random.default_rng([seed, round_index, stream])
+
+
+def fill_round(
+    rng: np.random.Generator, subset: np.ndarray, num_examples: int, steps: int, batch: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lay ``num_examples`` draws from ``subset`` into ``steps`` batches.
+
+    The subset is cycled through, reshuffled on every pass, so every method
+    processes the same number of examples per round whatever it selected.
+    The slots after ``num_examples`` are padding (weight 0) filled with real
+    examples, so BatchNorm statistics never see placeholder images.
+    """
+    subset = np.asarray(subset, np.int32)
+    if subset.size == 0:
+        raise ValueError("fill_round: the selected subset is empty")
+    total = steps * batch
+    passes = -(-total // subset.size)
+    order = np.concatenate([rng.permutation(subset) for _ in range(passes)])[:total]
+    weights = (np.arange(total) < num_examples).astype(np.float32)
+    return order.reshape(steps, batch), weights.reshape(steps, batch)

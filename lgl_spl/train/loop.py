@@ -1,0 +1,353 @@
+"""The host loop: rounds of sampler plans, jitted steps, evaluation, checkpoints, metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lgl_spl import data as data_lib
+from lgl_spl import models
+from lgl_spl.errors import ConfigError
+from lgl_spl.samplers import RoundPlan, Signals, make_sampler
+from lgl_spl.train import parallel
+from lgl_spl.train.checkpoints import Checkpoints
+from lgl_spl.train.metrics import MetricsWriter, Progress
+from lgl_spl.train.state import TrainState, create_train_state, make_optimizer, make_schedule
+from lgl_spl.train.steps import Steps, make_steps
+from lgl_spl.train.validate import check_workdir, validate_config, validate_run
+
+# Config keys that may change between an interrupted run and its resumption
+# without changing its results.
+_RESUME_SAFE_KEYS = ("train.log_every", "train.checkpoint_every", "data.data_dir", "data.npz_path")
+
+
+class _Preempted(Exception):
+    pass
+
+
+def _flatten(cfg, prefix="") -> dict[str, Any]:
+    out = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if hasattr(value, "items"):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def config_fingerprint(config) -> dict[str, Any]:
+    """The config's values that decide the results (compared on resume)."""
+    flat = _flatten(config)
+    return {k: v for k, v in sorted(flat.items()) if k not in _RESUME_SAFE_KEYS}
+
+
+class _Loop:
+    """One run. Kept as an object so the steps' pieces stay named and short."""
+
+    def __init__(self, config, workdir: str):
+        self.config = config
+        self.workdir = workdir
+        self.mesh = parallel.make_mesh()
+        self.leader = parallel.is_leader()
+        self.dataset = data_lib.load(config.data, seed=config.seed)
+        validate_run(config, self.dataset, jax.device_count())
+        self.batch = int(config.train.batch_size)
+        self.num_train = int(self.dataset.y_train.shape[0])
+        self.steps_per_round = -(-self.num_train // self.batch)
+        self.num_classes = int(self.dataset.num_classes)
+
+        spec = data_lib.default_augment(config.data.name)
+        if not config.data.augment:  # normalisation only
+            spec = data_lib.AugmentSpec(mean=spec.mean, std=spec.std)
+        self.model = models.get_model(
+            config.model.name,
+            num_classes=self.num_classes,
+            width=float(config.model.width),
+            **dict(config.model.kwargs),
+        )
+        self.tx = make_optimizer(config.train)
+        self.schedule = make_schedule(config.train)
+        self.steps: Steps = make_steps(self.model, self.tx, self.schedule, spec, self.mesh)
+        self.sampler = make_sampler(
+            config.method,
+            num_examples=self.num_train,
+            num_classes=self.num_classes,
+            batch_size=self.batch,
+            seed=int(config.seed),
+        )
+
+        put = lambda a: parallel.put_replicated(np.asarray(a), self.mesh)
+        self.train_x, self.train_y = put(self.dataset.x_train), put(self.dataset.y_train)
+        self.test_x, self.test_y = put(self.dataset.x_test), put(self.dataset.y_test)
+        has_val = self.dataset.y_val.shape[0] > 0
+        self.val = (put(self.dataset.x_val), put(self.dataset.y_val)) if has_val else None
+
+        key = jax.random.key(int(config.seed))
+        self.init_key, self.step_key = jax.random.split(key)
+        sample = data_lib.augment(
+            jax.random.key(0), jnp.asarray(self.dataset.x_train[:1]), spec, train=False
+        )
+        state = create_train_state(self.model, self.tx, self.init_key, sample)
+        self.state: TrainState = parallel.put_replicated(state, self.mesh)
+        self.step_key = parallel.put_replicated(self.step_key, self.mesh)
+        self.sampler_state = self.sampler.init()
+        self.plan: RoundPlan | None = None
+        self.round = -1
+        self.extra_forward = 0  # forward passes spent outside student training
+        self.loss_sum = 0.0
+        self.loss_weight = 0.0
+
+    # ---- evaluation and scoring -------------------------------------------------
+
+    def _batches(self, n: int):
+        size = int(self.config.train.eval_batch_size)
+        size = -(-size // jax.device_count()) * jax.device_count()
+        for start in range(0, n, size):
+            idx = np.arange(start, start + size)
+            weights = (idx < n).astype(np.float32)
+            yield np.minimum(idx, n - 1).astype(np.int32), weights
+
+    def evaluate(self, x, y, class_mask) -> tuple[float, float]:
+        n = int(y.shape[0])
+        mask = parallel.put_replicated(class_mask, self.mesh)
+        totals = {"correct": 0.0, "loss": 0.0, "count": 0.0}
+        for idx, w in self._batches(n):
+            out = self.steps.evaluate(
+                self.state,
+                x,
+                y,
+                parallel.put_batch(idx, self.mesh),
+                parallel.put_batch(w, self.mesh),
+                mask,
+            )
+            for k in totals:
+                totals[k] += float(out[k])
+        return totals["correct"] / totals["count"], totals["loss"] / totals["count"]
+
+    def score_training_set(self, class_mask) -> Signals:
+        mask = parallel.put_replicated(class_mask, self.mesh)
+        parts = {"loss": [], "logits": [], "features": []}
+        for idx, w in self._batches(self.num_train):
+            out = self.steps.score(
+                self.state, self.train_x, self.train_y, parallel.put_batch(idx, self.mesh), mask
+            )
+            keep = w > 0
+            for k in parts:
+                parts[k].append(np.asarray(jax.device_get(out[k]))[keep])
+        self.extra_forward += self.num_train
+        return Signals(
+            losses=np.concatenate(parts["loss"]),
+            logits=np.concatenate(parts["logits"]),
+            features=np.concatenate(parts["features"]),
+            labels=np.asarray(self.dataset.y_train, np.int32),
+        )
+
+    # ---- rounds -----------------------------------------------------------------
+
+    def start_round(self, round_index: int) -> None:
+        signals = None
+        if self.sampler.needs_signals(self.sampler_state, round_index):
+            mask = (
+                self.plan.class_mask if self.plan is not None else np.ones(self.num_classes, bool)
+            )
+            signals = self.score_training_set(mask)
+        self.plan, self.sampler_state = self.sampler.plan_round(
+            self.sampler_state, round_index, signals
+        )
+        self.round = round_index
+
+    # ---- checkpoints ------------------------------------------------------------
+
+    def _checkpoint_tree(self) -> dict:
+        return {
+            "train": self.state,
+            "sampler": self.sampler_state,
+            "plan": {
+                "indices": self.plan.indices,
+                "weights": self.plan.weights,
+                "class_mask": self.plan.class_mask,
+            },
+            "meters": {
+                "loss_sum": np.float64(self.loss_sum),
+                "loss_weight": np.float64(self.loss_weight),
+                "extra_forward": np.int64(self.extra_forward),
+            },
+        }
+
+    def _meta(self, step: int) -> dict:
+        return {
+            "step": step,
+            "round": self.round,
+            "schedule_start": int(self.plan.schedule_start),
+            "info": self.plan.info,
+            "config": config_fingerprint(self.config),
+        }
+
+    def save(self, ckpt: Checkpoints, step: int) -> None:
+        ckpt.save(step, self._checkpoint_tree(), self._meta(step))
+
+    def restore(self, ckpt: Checkpoints, step: int, allow_config_change: bool) -> None:
+        like_plan = {
+            "indices": np.zeros((self.steps_per_round, self.batch), np.int32),
+            "weights": np.zeros((self.steps_per_round, self.batch), np.float32),
+            "class_mask": np.zeros(self.num_classes, bool),
+        }
+        like = self._checkpoint_tree_like(like_plan)
+        tree, meta = ckpt.restore(step, like)
+        saved, now = meta["config"], config_fingerprint(self.config)
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+        if changed and not allow_config_change:
+            raise ConfigError(
+                f"the checkpoint in {self.workdir} was made with a different config "
+                f"({', '.join(f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in changed[:5])}); "
+                "resume with the original config, use a new --workdir, or pass "
+                "--allow_config_change to continue anyway"
+            )
+        self.state = tree["train"]
+        self.sampler_state = tree["sampler"]
+        self.plan = RoundPlan(
+            indices=np.asarray(tree["plan"]["indices"]),
+            weights=np.asarray(tree["plan"]["weights"]),
+            class_mask=np.asarray(tree["plan"]["class_mask"]),
+            schedule_start=int(meta["schedule_start"]),
+            info=meta["info"],
+        )
+        self.round = int(meta["round"])
+        self.loss_sum = float(tree["meters"]["loss_sum"])
+        self.loss_weight = float(tree["meters"]["loss_weight"])
+        self.extra_forward = int(tree["meters"]["extra_forward"])
+
+    def _checkpoint_tree_like(self, plan: dict) -> dict:
+        return {
+            "train": self.state,
+            "sampler": self.sampler_state,
+            "plan": plan,
+            "meters": {
+                "loss_sum": np.float64(0),
+                "loss_weight": np.float64(0),
+                "extra_forward": np.int64(0),
+            },
+        }
+
+    # ---- the run ----------------------------------------------------------------
+
+    def eval_row(self, step: int, t0: float) -> dict:
+        mask = self.plan.class_mask
+        test_acc, test_loss = self.evaluate(self.test_x, self.test_y, mask)
+        row = {
+            "step": step,
+            "round": self.round,
+            "test_accuracy": test_acc,
+            "test_loss": test_loss,
+            "train_loss": self.loss_sum / self.loss_weight if self.loss_weight else None,
+            "lr": float(self.schedule(step - self.plan.schedule_start)),
+            "extra_forward_passes": self.extra_forward,
+            "wall_time": time.time() - t0,
+        }
+        if self.val is not None:
+            row["val_accuracy"], row["val_loss"] = self.evaluate(*self.val, mask)
+        row.update(self.plan.info)
+        return row
+
+    def run(self, allow_config_change: bool) -> dict | None:
+        cfg = self.config.train
+        num_steps = int(cfg.num_steps)
+        eval_every = int(cfg.eval_every)
+        ckpt_every = int(cfg.checkpoint_every) or eval_every
+        ckpt = Checkpoints(os.path.join(self.workdir, "checkpoints"))
+        start = ckpt.latest_step() or 0
+        if start:
+            self.restore(ckpt, start, allow_config_change)
+            self._log(f"resumed from the checkpoint at step {start} (round {self.round})")
+        writer = MetricsWriter(self.workdir, resume_step=start, enabled=self.leader)
+        progress = Progress(num_steps, int(cfg.log_every), start_step=start, enabled=self.leader)
+        preempted = {"flag": False}
+        previous = signal.signal(signal.SIGTERM, lambda *_: preempted.__setitem__("flag", True))
+        t0 = time.time()
+        last_row = None
+        mask_dev = None
+        pending = []  # device scalars, summed on the host at evaluation time
+        try:
+            step = start
+            while step < num_steps:
+                round_index = step // self.steps_per_round
+                if self.plan is None or round_index != self.round:
+                    self.start_round(round_index)
+                    mask_dev = None
+                if mask_dev is None:
+                    mask_dev = parallel.put_replicated(self.plan.class_mask, self.mesh)
+                i = step - round_index * self.steps_per_round
+                self.state, out = self.steps.train(
+                    self.state,
+                    self.train_x,
+                    self.train_y,
+                    parallel.put_batch(self.plan.indices[i], self.mesh),
+                    parallel.put_batch(self.plan.weights[i], self.mesh),
+                    self.step_key,
+                    jnp.int32(step - self.plan.schedule_start),
+                    mask_dev,
+                )
+                pending.append((out["loss"], out["weight"]))
+                step += 1
+                boundary = step % eval_every == 0 or step == num_steps
+                if boundary or step % ckpt_every == 0 or preempted["flag"]:
+                    self._drain(pending, step)
+                if boundary:
+                    last_row = self.eval_row(step, t0)
+                    writer.write(last_row)
+                    self.loss_sum = self.loss_weight = 0.0
+                progress.update(step, self.round, last_row and last_row["train_loss"])
+                if boundary or step % ckpt_every == 0 or preempted["flag"]:
+                    self.save(ckpt, step)
+                if preempted["flag"]:
+                    raise _Preempted(step)
+        except _Preempted as e:
+            self._log(f"SIGTERM: checkpoint saved at step {e.args[0]}; re-run to resume")
+            raise SystemExit(143) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            writer.close()
+            ckpt.close()
+        return last_row
+
+    def _drain(self, pending: list, step: int) -> None:
+        """Sum the pending losses on the host; stop before saving if training diverged."""
+        for offset, (loss, weight) in enumerate(pending):
+            loss, w = float(loss), float(weight)
+            if not np.isfinite(loss):
+                bad = step - len(pending) + offset + 1
+                raise FloatingPointError(
+                    f"training diverged: the train loss is {loss} at step {bad}; the last "
+                    f"good checkpoint is kept in {self.workdir}/checkpoints"
+                )
+            self.loss_sum += loss * w
+            self.loss_weight += w
+        pending.clear()
+
+    def _log(self, message: str) -> None:
+        if self.leader:
+            print(message, file=sys.stderr, flush=True)
+
+
+def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = False) -> dict | None:
+    """Train one run from ``config`` in ``workdir`` (resuming if it has a checkpoint).
+
+    Returns the last evaluation row (the one written to ``metrics.jsonl``).
+    """
+    validate_config(config)
+    check_workdir(workdir)
+    parallel.maybe_initialize_distributed()
+    loop = _Loop(config, workdir)
+    if loop.leader:
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            json.dump(_flatten(config), f, indent=1, sort_keys=True)
+    return loop.run(allow_config_change)

@@ -1,0 +1,82 @@
+"""The training state (a plain pytree), optimisers and learning-rate schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from lgl_spl.errors import ConfigError
+
+
+@flax.struct.dataclass
+class TrainState:
+    """Everything a student's update needs; checkpointed whole."""
+
+    step: jax.Array
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+
+
+def make_optimizer(cfg) -> optax.GradientTransformation:
+    """The optimiser *without* its learning rate, which the step applies from the schedule.
+
+    Keeping the rate outside lets LGL restart the schedule at every stage with
+    no recompilation. SGD follows PyTorch's convention (weight decay added to
+    the gradient, momentum on the sum, then × lr), as both papers used it.
+    """
+    name = cfg.optimizer
+    wd = float(cfg.get("weight_decay", 0.0))
+    if name == "sgd":
+        parts = [optax.add_decayed_weights(wd)] if wd else []
+        momentum = float(cfg.get("momentum", 0.0))
+        if momentum:
+            parts.append(optax.trace(decay=momentum, nesterov=bool(cfg.get("nesterov", False))))
+        return optax.chain(*parts) if parts else optax.identity()
+    if name == "adam":
+        parts = [optax.add_decayed_weights(wd)] if wd else []
+        return optax.chain(*parts, optax.scale_by_adam())
+    raise ConfigError(f"unknown optimizer {name!r}; choose 'sgd' or 'adam'")
+
+
+def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
+    """Learning rate as a function of the step within the current schedule (jittable)."""
+    lr = float(cfg.learning_rate)
+    kind = cfg.get("lr_schedule", "constant")
+    if kind == "constant":
+        return optax.constant_schedule(lr)
+    if kind == "piecewise":
+        factor = float(cfg.get("lr_decay_factor", 0.1))
+        bounds = {int(b): factor for b in cfg.lr_boundaries}
+        return optax.piecewise_constant_schedule(lr, bounds)
+    if kind == "exponential":
+        return optax.exponential_decay(
+            lr, int(cfg.lr_decay_steps), float(cfg.lr_decay_rate), staircase=True
+        )
+    if kind == "cosine":
+        return optax.cosine_decay_schedule(lr, int(cfg.get("lr_decay_steps", cfg.num_steps)))
+    raise ConfigError(
+        f"unknown train.lr_schedule {kind!r}; choose constant, piecewise, exponential or cosine"
+    )
+
+
+def init_variables(model, key: jax.Array, sample: jax.Array) -> tuple[Any, Any]:
+    """(params, batch_stats) of a Flax Linen model; batch_stats is {} without BatchNorm."""
+    params_key, dropout_key = jax.random.split(key)
+    variables = model.init({"params": params_key, "dropout": dropout_key}, sample, train=False)
+    return variables["params"], variables.get("batch_stats", {})
+
+
+def create_train_state(model, tx, key: jax.Array, sample: jax.Array) -> TrainState:
+    params, batch_stats = init_variables(model, key, sample)
+    return TrainState(
+        step=jnp.zeros((), jnp.int32),
+        params=params,
+        batch_stats=batch_stats,
+        opt_state=tx.init(params),
+    )

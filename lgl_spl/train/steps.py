@@ -1,0 +1,131 @@
+"""Jitted, data-parallel train / eval / scoring steps, fed by index arrays.
+
+Datasets that fit in memory sit on every device (replicated); a step receives
+only the global batch of *indices* (sharded over the 'data' axis), gathers the
+examples on device and augments them there. Datasets that do not fit (ImageNet)
+are gathered on the host by the same indices and passed as batches instead.
+Each step compiles once per run: shapes are static, padding is masked by
+weights, and LGL restricts classes by masking logits, never by reshaping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lgl_spl.data import AugmentSpec, augment
+from lgl_spl.train.parallel import batch_sharded, replicated
+from lgl_spl.train.state import TrainState
+
+# Logits of classes a model may not predict (LGL): finite, so no NaN in softmax.
+_MASKED_LOGIT = -1e9
+
+
+def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
+    return jnp.where(class_mask[None, :], logits, _MASKED_LOGIT)
+
+
+def _variables(params, batch_stats):
+    return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
+
+
+class Steps(NamedTuple):
+    """The compiled steps of one run."""
+
+    train: Callable  # (state, x, y, indices, weights, key, schedule_step, class_mask)
+    evaluate: Callable  # (state, x, y, indices, weights, class_mask) -> sums
+    score: Callable  # (state, x, y, indices, class_mask) -> per-example outputs
+
+
+def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bool = False):
+    """Build the jitted steps for ``model`` on ``mesh``.
+
+    With ``host_batches`` the data arguments are the already-gathered global
+    batch (sharded) and ``indices`` must be ``arange(batch)``.
+    """
+    rep, bat = replicated(mesh), batch_sharded(mesh)
+    data_sharding = bat if host_batches else rep
+
+    def forward(params, batch_stats, images, *, train, key=None):
+        variables = _variables(params, batch_stats)
+        if train:
+            (logits, features), updates = model.apply(
+                variables, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"]
+            )
+            return logits, features, updates.get("batch_stats", batch_stats)
+        logits, features = model.apply(variables, images, train=False)
+        return logits, features, batch_stats
+
+    def train_step(state: TrainState, x, y, indices, weights, key, schedule_step, class_mask):
+        key = jax.random.fold_in(key, state.step)
+        aug_key, dropout_key = jax.random.split(key)
+        images = augment(aug_key, x[indices], spec, train=True)
+        labels = y[indices]
+
+        def loss_fn(params):
+            logits, _, new_stats = forward(
+                params, state.batch_stats, images, train=True, key=dropout_key
+            )
+            ce = optax.softmax_cross_entropy_with_integer_labels(
+                mask_logits(logits, class_mask), labels
+            )
+            total = jnp.sum(weights)
+            return jnp.sum(ce * weights) / jnp.maximum(total, 1.0), (new_stats, total)
+
+        (loss, (new_stats, total)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        lr = schedule(schedule_step)
+        updates, opt_state = tx.update(grads, state.opt_state, state.params)
+        updates = jax.tree.map(lambda u: -lr * u, updates)
+        new_state = TrainState(
+            step=state.step + 1,
+            params=optax.apply_updates(state.params, updates),
+            batch_stats=new_stats,
+            opt_state=opt_state,
+        )
+        return new_state, {"loss": loss, "weight": total, "lr": lr}
+
+    def eval_step(state, x, y, indices, weights, class_mask):
+        images = augment(jax.random.key(0), x[indices], spec, train=False)
+        logits, _, _ = forward(state.params, state.batch_stats, images, train=False)
+        logits = mask_logits(logits, class_mask)
+        labels = y[indices]
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        correct = (jnp.argmax(logits, -1) == labels).astype(jnp.float32)
+        return {
+            "correct": jnp.sum(correct * weights),
+            "loss": jnp.sum(ce * weights),
+            "count": jnp.sum(weights),
+        }
+
+    def score_step(state, x, y, indices, class_mask):
+        images = augment(jax.random.key(0), x[indices], spec, train=False)
+        logits, features, _ = forward(state.params, state.batch_stats, images, train=False)
+        logits = mask_logits(logits, class_mask)
+        labels = y[indices]
+        return {
+            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, labels),
+            "logits": logits,
+            "features": features,
+        }
+
+    train = jax.jit(
+        train_step,
+        in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep),
+        out_shardings=(rep, rep),
+        donate_argnums=(0,),
+    )
+    evaluate = jax.jit(
+        eval_step,
+        in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep),
+        out_shardings=rep,
+    )
+    score = jax.jit(
+        score_step,
+        in_shardings=(rep, data_sharding, data_sharding, bat, rep),
+        out_shardings=bat,
+    )
+    return Steps(train, evaluate, score)

@@ -1,0 +1,101 @@
+"""Checks that stop a bad run before training, with one line naming the problem."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from lgl_spl.errors import ConfigError
+
+_REQUIRED = (
+    "seed",
+    "method.name",
+    "data.name",
+    "data.npz_path",
+    "data.train_limit",
+    "train.num_steps",
+    "train.batch_size",
+    "train.eval_every",
+)
+
+
+def _get(config, dotted: str):
+    node = config
+    for part in dotted.split("."):
+        if part not in node:
+            raise ConfigError(f"config is missing the key {dotted!r}")
+        node = node[part]
+    return node
+
+
+def _positive_int(config, key: str, *, allow_zero: bool = False) -> None:
+    value = _get(config, key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key} must be an integer, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{key} must be {'≥ 0' if allow_zero else '> 0'}, got {value}")
+
+
+def _fraction(config, key: str) -> None:
+    value = float(_get(config, key))
+    if not (math.isfinite(value) and 0.0 <= value < 1.0):
+        raise ConfigError(f"{key} must be in [0, 1), got {value}")
+
+
+def validate_config(config) -> None:
+    """Checks that need no data: names, types, ranges."""
+    from lgl_spl.data import KNOWN_DATASETS
+    from lgl_spl.models import MODELS
+    from lgl_spl.samplers import SAMPLERS
+
+    for key in _REQUIRED:
+        _get(config, key)
+    if config.method.name not in SAMPLERS:
+        raise ConfigError(
+            f"unknown method {config.method.name!r}; choose one of {', '.join(sorted(SAMPLERS))}"
+        )
+    if config.data.name not in KNOWN_DATASETS and not config.data.npz_path:
+        raise ConfigError(
+            f"unknown dataset {config.data.name!r}; choose one of {', '.join(KNOWN_DATASETS)} "
+            "or set data.npz_path"
+        )
+    if config.model.name not in MODELS:
+        raise ConfigError(
+            f"unknown model {config.model.name!r}; choose one of {', '.join(sorted(MODELS))}"
+        )
+    for key in ("train.num_steps", "train.batch_size", "train.eval_every"):
+        _positive_int(config, key)
+    _positive_int(config, "data.train_limit", allow_zero=True)
+    _positive_int(config, "seed", allow_zero=True)
+    for key in ("data.val_fraction", "data.label_noise"):
+        _fraction(config, key)
+    lr = float(config.train.learning_rate)
+    if not (math.isfinite(lr) and lr > 0):
+        raise ConfigError(f"train.learning_rate must be a positive number, got {lr}")
+    if float(config.model.width) <= 0:
+        raise ConfigError(f"model.width must be > 0, got {config.model.width}")
+
+
+def validate_run(config, dataset, device_count: int) -> None:
+    """Checks that need the data and the devices."""
+    batch = int(config.train.batch_size)
+    if batch % device_count:
+        raise ConfigError(
+            f"train.batch_size {batch} is not divisible by the {device_count} devices; "
+            f"use a multiple of {device_count}"
+        )
+    n = int(dataset.y_train.shape[0])
+    if n == 0:
+        raise ConfigError(f"dataset {config.data.name!r} has no training examples")
+
+
+def check_workdir(workdir: str) -> None:
+    """The workdir must exist (or be creatable) and be writable."""
+    try:
+        os.makedirs(workdir, exist_ok=True)
+        probe = os.path.join(workdir, ".write_test")
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError(f"workdir {workdir!r} cannot be written: {e.strerror or e}") from None
