@@ -25,22 +25,28 @@ def _run(argv) -> None:
         raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
     if _WORKDIR.value is None:
         raise ConfigError("--workdir is required")
+    if flags.FLAGS["config"].present == 0:
+        raise ConfigError("--config is required (a config file such as configs/digits_random.py)")
+    try:
+        config = _CONFIG.value
+        config.get("seed")  # config_flags reports a failed load on first access
+    except OSError as e:
+        path = getattr(flags.FLAGS["config"], "config_filename", "")
+        reason = str(e).strip().splitlines()[-1].strip()
+        raise ConfigError(f"cannot load the config file {path!r}: {reason}") from None
     from lgl_spl.train import train_and_evaluate  # jax starts only after the flags are good
 
-    train_and_evaluate(_CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW.value)
+    train_and_evaluate(config, _WORKDIR.value, allow_config_change=_ALLOW.value)
 
 
 def main() -> None:
     try:
-        flags.FLAGS(sys.argv)
+        argv = flags.FLAGS(sys.argv)
     except flags.Error as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (FileNotFoundError, OSError) as e:
-        print(f"error: cannot load the config: {e}", file=sys.stderr)
-        sys.exit(2)
     try:
-        _run(flags.FLAGS(sys.argv, known_only=True))
+        _run(argv)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

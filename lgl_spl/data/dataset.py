@@ -26,6 +26,7 @@ class Dataset:
     label_names: tuple[str, ...]
     name: str
     train_source: object | None = None
+    test_source: object | None = None
 
     @property
     def num_train(self) -> int:

@@ -107,4 +107,5 @@ def _load_host(cfg, seed: int) -> Dataset:
         label_names=train.label_names,
         name=cfg.name,
         train_source=train,
+        test_source=test,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lgl_spl.data.sources import tfds_source
+from lgl_spl.data.sources import fetch, tfds_source
 
 
 def _center_resize(img: np.ndarray, size: int) -> np.ndarray:
@@ -49,7 +49,7 @@ class RandomAccessSource:
         self.num_classes = len(self.label_names)
 
     def _read_labels(self) -> np.ndarray:
-        items = self._source.__getitems__(self._index.tolist()) if len(self._index) else []
+        items = fetch(self._source, self._index.tolist())
         return np.asarray([int(it["label"]) for it in items], np.int32)
 
     def __len__(self) -> int:
@@ -67,7 +67,7 @@ class RandomAccessSource:
 
     def gather(self, indices: np.ndarray) -> np.ndarray:
         """uint8 [B, S, S, 3] images for positions ``indices`` of this source."""
-        items = self._source.__getitems__(self._index[np.asarray(indices)].tolist())
+        items = fetch(self._source, self._index[np.asarray(indices)].tolist())
         return np.stack(
             [_center_resize(np.asarray(it["image"], np.uint8), self.image_size) for it in items]
         )

@@ -155,9 +155,18 @@ def tfds_source(name: str, split: str, data_dir: str = ""):
     )
 
 
+def fetch(source, keys: list[int]) -> list[dict]:
+    """Records ``keys`` of a tfds data source, batched where the source supports it."""
+    if not keys:
+        return []
+    try:
+        return list(source.__getitems__(keys))
+    except TypeError:  # tfds.testing.mock_data's sources only index one record at a time
+        return [source[k] for k in keys]
+
+
 def _read_all(source) -> tuple[np.ndarray, np.ndarray]:
-    n = len(source)
-    items = source.__getitems__(list(range(n))) if n else []
+    items = fetch(source, list(range(len(source))))
     x = np.stack([np.asarray(it["image"], np.uint8) for it in items])
     y = np.asarray([int(it["label"]) for it in items], np.int32)
     return _nhwc(x), y

@@ -19,6 +19,7 @@ from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import RoundPlan, Signals, make_sampler
 from lgl_spl.train import parallel
 from lgl_spl.train.checkpoints import Checkpoints
+from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.metrics import MetricsWriter, Progress
 from lgl_spl.train.state import TrainState, create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import Steps, make_steps
@@ -56,10 +57,10 @@ class _Loop:
     def __init__(self, config, workdir: str):
         self.config = config
         self.workdir = workdir
-        self.mesh = parallel.make_mesh()
+        self.mesh = parallel.make_mesh(int(config.train.get("num_devices", 0)))
         self.leader = parallel.is_leader()
         self.dataset = data_lib.load(config.data, seed=config.seed)
-        validate_run(config, self.dataset, jax.device_count())
+        validate_run(config, self.dataset, self.mesh.size)
         self.batch = int(config.train.batch_size)
         self.num_train = int(self.dataset.y_train.shape[0])
         self.steps_per_round = -(-self.num_train // self.batch)
@@ -76,7 +77,18 @@ class _Loop:
         )
         self.tx = make_optimizer(config.train)
         self.schedule = make_schedule(config.train)
-        self.steps: Steps = make_steps(self.model, self.tx, self.schedule, spec, self.mesh)
+        ds = self.dataset
+        self.train_feed = make_feeder(ds.x_train, ds.y_train, ds.train_source, self.mesh)
+        self.test_feed = make_feeder(ds.x_test, ds.y_test, ds.test_source, self.mesh)
+        self.val_feed = make_feeder(ds.x_val, ds.y_val, None, self.mesh) if len(ds.y_val) else None
+        self.steps: Steps = make_steps(
+            self.model,
+            self.tx,
+            self.schedule,
+            spec,
+            self.mesh,
+            host_batches=self.train_feed.host_batches,
+        )
         self.sampler = make_sampler(
             config.method,
             num_examples=self.num_train,
@@ -85,17 +97,10 @@ class _Loop:
             seed=int(config.seed),
         )
 
-        put = lambda a: parallel.put_replicated(np.asarray(a), self.mesh)
-        self.train_x, self.train_y = put(self.dataset.x_train), put(self.dataset.y_train)
-        self.test_x, self.test_y = put(self.dataset.x_test), put(self.dataset.y_test)
-        has_val = self.dataset.y_val.shape[0] > 0
-        self.val = (put(self.dataset.x_val), put(self.dataset.y_val)) if has_val else None
-
         key = jax.random.key(int(config.seed))
         self.init_key, self.step_key = jax.random.split(key)
-        sample = data_lib.augment(
-            jax.random.key(0), jnp.asarray(self.dataset.x_train[:1]), spec, train=False
-        )
+        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
+        sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), spec, train=False)
         state = create_train_state(self.model, self.tx, self.init_key, sample)
         self.state: TrainState = parallel.put_replicated(state, self.mesh)
         self.step_key = parallel.put_replicated(self.step_key, self.mesh)
@@ -110,24 +115,18 @@ class _Loop:
 
     def _batches(self, n: int):
         size = int(self.config.train.eval_batch_size)
-        size = -(-size // jax.device_count()) * jax.device_count()
+        size = -(-size // self.mesh.size) * self.mesh.size
         for start in range(0, n, size):
             idx = np.arange(start, start + size)
             weights = (idx < n).astype(np.float32)
             yield np.minimum(idx, n - 1).astype(np.int32), weights
 
-    def evaluate(self, x, y, class_mask) -> tuple[float, float]:
-        n = int(y.shape[0])
+    def evaluate(self, feed, class_mask) -> tuple[float, float]:
         mask = parallel.put_replicated(class_mask, self.mesh)
         totals = {"correct": 0.0, "loss": 0.0, "count": 0.0}
-        for idx, w in self._batches(n):
+        for idx, w in self._batches(feed.size):
             out = self.steps.evaluate(
-                self.state,
-                x,
-                y,
-                parallel.put_batch(idx, self.mesh),
-                parallel.put_batch(w, self.mesh),
-                mask,
+                self.state, *feed.batch(idx), parallel.put_batch(w, self.mesh), mask
             )
             for k in totals:
                 totals[k] += float(out[k])
@@ -137,9 +136,7 @@ class _Loop:
         mask = parallel.put_replicated(class_mask, self.mesh)
         parts = {"loss": [], "logits": [], "features": []}
         for idx, w in self._batches(self.num_train):
-            out = self.steps.score(
-                self.state, self.train_x, self.train_y, parallel.put_batch(idx, self.mesh), mask
-            )
+            out = self.steps.score(self.state, *self.train_feed.batch(idx), mask)
             keep = w > 0
             for k in parts:
                 parts[k].append(np.asarray(jax.device_get(out[k]))[keep])
@@ -242,7 +239,7 @@ class _Loop:
 
     def eval_row(self, step: int, t0: float) -> dict:
         mask = self.plan.class_mask
-        test_acc, test_loss = self.evaluate(self.test_x, self.test_y, mask)
+        test_acc, test_loss = self.evaluate(self.test_feed, mask)
         row = {
             "step": step,
             "round": self.round,
@@ -253,8 +250,8 @@ class _Loop:
             "extra_forward_passes": self.extra_forward,
             "wall_time": time.time() - t0,
         }
-        if self.val is not None:
-            row["val_accuracy"], row["val_loss"] = self.evaluate(*self.val, mask)
+        if self.val_feed is not None:
+            row["val_accuracy"], row["val_loss"] = self.evaluate(self.val_feed, mask)
         row.update(self.plan.info)
         return row
 
@@ -288,9 +285,7 @@ class _Loop:
                 i = step - round_index * self.steps_per_round
                 self.state, out = self.steps.train(
                     self.state,
-                    self.train_x,
-                    self.train_y,
-                    parallel.put_batch(self.plan.indices[i], self.mesh),
+                    *self.train_feed.batch(self.plan.indices[i]),
                     parallel.put_batch(self.plan.weights[i], self.mesh),
                     self.step_key,
                     jnp.int32(step - self.plan.schedule_start),

@@ -34,9 +34,12 @@ def maybe_initialize_distributed() -> None:
         jax.distributed.initialize()
 
 
-def make_mesh() -> Mesh:
-    """All devices of all processes on one 'data' axis."""
-    return Mesh(np.asarray(jax.devices()), ("data",))
+def make_mesh(num_devices: int = 0) -> Mesh:
+    """The first ``num_devices`` devices (0 = all, of all processes) on one 'data' axis."""
+    devices = jax.devices()
+    if num_devices:
+        devices = devices[:num_devices]
+    return Mesh(np.asarray(devices), ("data",))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:

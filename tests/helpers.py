@@ -1,0 +1,39 @@
+"""Shared test helpers: load repository configs and read metrics."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = os.path.join(REPO, "configs")
+
+
+def load_config(name: str):
+    """``configs/<name>.py``'s get_config()."""
+    path = os.path.join(CONFIGS, f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"config_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def read_metrics(workdir: str, *, drop=("wall_time",)) -> list[dict]:
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+
+def tiny_digits(**train):
+    """A digits run of a few seconds: small LeNet, batch divisible by 2 devices."""
+    c = load_config("digits_random")
+    c.model.width = 0.5
+    c.train.batch_size = 32
+    c.train.num_steps = 60
+    c.train.eval_every = 20
+    c.train.log_every = 1000
+    c.train.eval_batch_size = 200
+    c.train.lr_decay_steps = 60
+    c.train.update(train)
+    return c

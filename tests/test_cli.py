@@ -1,0 +1,92 @@
+"""Bad input stops before training with one clear line and a non-zero exit."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import REPO
+
+
+def run(*args):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    return subprocess.run(
+        [sys.executable, "-m", "lgl_spl.main", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config", "configs/missing.py", "--workdir", "{tmp}"], "cannot load the config file"),
+        (["--config", "configs/digits_random.py"], "--workdir is required"),
+        (
+            [
+                "--config",
+                "configs/digits_random.py",
+                "--workdir",
+                "{tmp}",
+                "--config.method.name=foo",
+            ],
+            "unknown method 'foo'",
+        ),
+        (
+            [
+                "--config",
+                "configs/digits_random.py",
+                "--workdir",
+                "{tmp}",
+                "--config.model.name=foo",
+            ],
+            "unknown model 'foo'",
+        ),
+        (
+            [
+                "--config",
+                "configs/digits_random.py",
+                "--workdir",
+                "{tmp}",
+                "--config.data.name=foo",
+            ],
+            "unknown dataset 'foo'",
+        ),
+        (
+            [
+                "--config",
+                "configs/digits_random.py",
+                "--workdir",
+                "{tmp}",
+                "--config.train.batch_size=33",
+            ],
+            "not divisible by the 2 devices",
+        ),
+        (
+            ["--config", "configs/digits_random.py", "--workdir", "/proc/no/such"],
+            "cannot be written",
+        ),
+        (
+            [
+                "--config",
+                "configs/cifar10_random.py",
+                "--workdir",
+                "{tmp}",
+                "--config.data.data_dir={tmp}/tfds",
+            ],
+            "not prepared",
+        ),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = run(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not os.path.exists(os.path.join(str(tmp_path), "metrics.jsonl"))

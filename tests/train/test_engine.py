@@ -1,0 +1,155 @@
+"""The training engine end to end: metrics, compilation, devices, resume, paper configs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from lgl_spl.errors import ConfigError
+from lgl_spl.train import train_and_evaluate
+from lgl_spl.train.loop import _Loop
+from tests.helpers import REPO, load_config, read_metrics, tiny_digits
+
+REQUIRED = {"step", "round", "test_accuracy", "train_loss", "selected_fraction", "wall_time"}
+
+
+def test_digits_run_writes_metrics(tmp_path):
+    c = tiny_digits(num_steps=200, eval_every=50, lr_decay_steps=200)
+    last = train_and_evaluate(c, str(tmp_path))
+    rows = read_metrics(str(tmp_path), drop=())
+    assert [r["step"] for r in rows] == [50, 100, 150, 200]
+    assert all(REQUIRED <= set(r) for r in rows)
+    assert rows[-1]["round"] == 199 // 45  # 1,438 examples / 32 = 45 steps a round
+    assert last["test_accuracy"] > 0.8
+    assert os.path.isdir(tmp_path / "checkpoints")
+    assert os.listdir(tmp_path / "tensorboard")
+
+
+def test_each_step_compiles_once(tmp_path):
+    c = tiny_digits(num_steps=100, eval_every=25, val_fraction=0.0)
+    loop = _Loop(c, str(tmp_path))
+    loop.run(allow_config_change=False)
+    assert loop.steps.train._cache_size() == 1
+    assert loop.steps.evaluate._cache_size() == 1
+
+
+def test_one_and_two_devices_agree(tmp_path):
+    rows = []
+    for n in (1, 2):
+        c = tiny_digits(num_devices=n)
+        train_and_evaluate(c, str(tmp_path / f"d{n}"))
+        rows.append(read_metrics(str(tmp_path / f"d{n}")))
+    for a, b in zip(*rows, strict=True):
+        assert a["step"] == b["step"]
+        np.testing.assert_allclose(a["train_loss"], b["train_loss"], rtol=2e-4)
+        np.testing.assert_allclose(a["test_loss"], b["test_loss"], rtol=2e-4)
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    train_and_evaluate(tiny_digits(num_steps=40), str(tmp_path))
+    changed = tiny_digits(num_steps=60, learning_rate=0.2)
+    with pytest.raises(ConfigError, match="different config.*train.learning_rate"):
+        train_and_evaluate(changed, str(tmp_path))
+    train_and_evaluate(changed, str(tmp_path), allow_config_change=True)
+    assert read_metrics(str(tmp_path))[-1]["step"] == 60
+
+
+def test_validation_split_is_reported(tmp_path):
+    c = tiny_digits(num_steps=20)
+    c.data.val_fraction = 0.1
+    last = train_and_evaluate(c, str(tmp_path))
+    assert 0.0 <= last["val_accuracy"] <= 1.0
+
+
+def _cli(workdir, *overrides, **popen):
+    cmd = [
+        sys.executable,
+        "-m",
+        "lgl_spl.main",
+        "--config",
+        "configs/digits_random.py",
+        "--workdir",
+        str(workdir),
+        "--config.model.width=0.5",
+        "--config.train.batch_size=32",
+        "--config.train.eval_every=20",
+        "--config.train.log_every=100000",
+        *overrides,
+    ]
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    return subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def _rows(workdir):
+    path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return sum(1 for line in f if line.strip())
+
+
+def _interrupt(workdir, sig, after_rows, *overrides):
+    proc = _cli(workdir, *overrides)
+    deadline = time.time() + 120
+    while _rows(workdir) < after_rows and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    return proc
+
+
+@pytest.mark.slow
+def test_killed_and_terminated_run_resumes_exactly(tmp_path):
+    overrides = ("--config.train.num_steps=300", "--config.train.checkpoint_every=10")
+    ref = _cli(tmp_path / "ref", *overrides)
+    assert ref.wait(timeout=300) == 0, ref.stderr.read()
+    total = _rows(tmp_path / "ref")
+    run = tmp_path / "run"
+    _interrupt(run, signal.SIGKILL, 3, *overrides)
+    killed_at = _rows(run)
+    terminated = _interrupt(run, signal.SIGTERM, killed_at + 3, *overrides)
+    assert _rows(run) < total, "the run finished before it could be interrupted"
+    assert terminated.returncode == 143 and "checkpoint saved" in terminated.stderr.read()
+    again = _cli(run, *overrides)
+    assert again.wait(timeout=300) == 0, again.stderr.read()
+    assert read_metrics(str(run)) == read_metrics(str(tmp_path / "ref"))
+
+
+PAPER_CONFIGS = [
+    "cifar10_random",
+    "cifar100_random",
+    "fashion_mnist_random",
+    "svhn_random",
+    "imagenet_random",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_paper_config_runs_under_mock_tfds(tmp_path, name):
+    import tensorflow_datasets as tfds
+
+    c = load_config(name)
+    c.model.width = 0.0625
+    c.train.batch_size = 4
+    c.train.num_steps = 4
+    c.train.eval_every = 2
+    c.train.eval_batch_size = 8
+    c.data.image_size = 32
+    with tfds.testing.mock_data(num_examples=8):
+        last = train_and_evaluate(c, str(tmp_path))
+    rows = read_metrics(str(tmp_path))
+    assert [r["step"] for r in rows] == [2, 4]
+    assert np.isfinite(last["train_loss"]) and 0.0 <= last["test_accuracy"] <= 1.0
