@@ -163,3 +163,62 @@ def imagenet_student(model: str = "resnet50"):
     c.train.lr_schedule = "piecewise"
     c.train.lr_boundaries = (30 * per, 60 * per)
     return c
+
+
+def set_method(c, name: str, **overrides):
+    """Fill ``c.method`` with ``name``'s defaults (DESIGN §4), then ``overrides``."""
+    m = ml_collections.ConfigDict()
+    m.name = name
+    if name in ("spl", "spl_inv", "spld", "advise"):
+        m.warmup_rounds = 1
+        m.rescore_every = 1
+        m.q0 = 0.5
+        m.beta1 = 0.1
+        m.beta2 = 0.1
+        m.g0 = 0.5
+    if name in ("spld", "advise"):
+        m.num_clusters = 8  # K per class
+        m.groups = "features"  # spld: the initial student's features, or "pixels"
+    if name == "advise":
+        m.embed_model = "lenet_embed"
+        m.embed_width = 1.0
+        m.embed_dim = 64
+        m.embed_lr = 1e-4
+        m.clusters_per_batch = 8  # M
+        m.examples_per_cluster = 8  # D
+        m.alpha = 1.0
+        m.refresh_every = 500  # R, embedding steps between k-means refreshes
+        m.embed_steps = 2000  # E, embedding steps in all
+        m.student_steps_per_embed_step = 1  # k: one embedding step every k student steps
+        m.schedule = "interleaved"  # or "pretrain" (the reference code's behaviour)
+    if name == "lgl":
+        m.num_stages = 3
+        m.order = "random"  # random | dissimilar | similar
+        m.budget = "paper"  # paper: (m+1)/2 × the baseline's updates; fair: the same updates
+        m.schedule_steps = 0  # the baseline's run length: each stage runs its full schedule
+    m.update(overrides)
+    c.method = m
+    return c
+
+
+def lgl_budget(c, *, baseline_steps: int) -> None:
+    """Set ``train.num_steps`` for LGL's budget and stretch the schedule over each stage."""
+    m = c.method.num_stages
+    paper = c.method.budget == "paper"
+    c.train.num_steps = int(round(baseline_steps * (m + 1) / 2)) if paper else baseline_steps
+    c.method.schedule_steps = baseline_steps
+
+
+def digits_student():
+    """Offline: scikit-learn's 8×8 digits, a small LeNet (seconds a run on a CPU)."""
+    c = base_config()
+    c.data.name = "digits"
+    c.model.name = "lenet"
+    c.train.batch_size = 64
+    c.train.num_steps = 1500
+    c.train.eval_every = 250
+    c.train.log_every = 250
+    c.train.learning_rate = 0.05
+    c.train.lr_schedule = "cosine"
+    c.train.lr_decay_steps = 1500
+    return c

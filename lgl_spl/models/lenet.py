@@ -31,5 +31,5 @@ class LeNet(nn.Module):
         x = x.reshape(x.shape[0], -1)
         x = nn.relu(nn.Dense(scaled(120, w), dtype=self.dtype)(x))
         features = nn.relu(nn.Dense(scaled(84, w), dtype=self.dtype)(x))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(features)
         return logits.astype(jnp.float32), features.astype(jnp.float32)

@@ -21,5 +21,5 @@ class MLP(nn.Module):
         x = x.reshape(x.shape[0], -1).astype(self.dtype)
         for _ in range(self.hidden_layers):
             x = nn.relu(nn.Dense(scaled(self.hidden, self.width), dtype=self.dtype)(x))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(x)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(x)
         return logits.astype(jnp.float32), x.astype(jnp.float32)

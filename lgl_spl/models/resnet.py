@@ -62,7 +62,7 @@ class PreActResNet18(nn.Module):
                 x = PreActBlock(scaled(64 * 2**i, self.width), stride, self.dtype)(x, train=train)
         x = nn.relu(batch_norm(train, self.dtype)()(x))
         features = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(features)
         return logits.astype(jnp.float32), features.astype(jnp.float32)
 
 
@@ -133,5 +133,5 @@ class ResNet50(nn.Module):
                 stride = 2 if i > 0 and j == 0 else 1
                 x = Bottleneck(scaled(64 * 2**i, self.width), stride, self.dtype)(x, train=train)
         features = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(features)
         return logits.astype(jnp.float32), features.astype(jnp.float32)

@@ -39,5 +39,5 @@ class VGG16(nn.Module):
             )(x)
             x = nn.relu(norm()(x))
         features = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(features)
         return logits.astype(jnp.float32), features.astype(jnp.float32)

@@ -71,5 +71,5 @@ class WideResNet(nn.Module):
                 )(x, train=train)
         x = nn.relu(batch_norm(train, self.dtype)()(x))
         features = jnp.mean(x, axis=(1, 2))
-        logits = nn.Dense(self.num_classes, dtype=self.dtype)(features)
+        logits = nn.Dense(self.num_classes, dtype=self.dtype, name="head")(features)
         return logits.astype(jnp.float32), features.astype(jnp.float32)

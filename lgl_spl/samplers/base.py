@@ -33,6 +33,8 @@ class RoundPlan:
     class_mask: np.ndarray  # [C] bool: classes the student may predict (LGL)
     schedule_start: int  # the step at which the current LR schedule (re)started
     info: dict[str, Any]  # JSON-able facts for metrics.jsonl (selected_fraction, …)
+    schedule_scale: float = 1.0  # schedule step = (step − schedule_start) × scale
+    reinit_classes: np.ndarray | None = None  # [C] bool: head rows to re-initialise now (LGL)
 
 
 class Sampler(Protocol):

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import functools
+
 from lgl_spl.errors import ConfigError
+from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.lgl import LGLSampler
+from lgl_spl.samplers.self_paced import SelfPacedSampler
 from lgl_spl.samplers.uniform import RandomSampler
 
-SAMPLERS = {"random": RandomSampler}
+SAMPLERS = {
+    "random": RandomSampler,
+    "spl": functools.partial(SelfPacedSampler, rule="spl"),
+    "spl_inv": functools.partial(SelfPacedSampler, rule="spl_inv"),
+    "spld": functools.partial(SelfPacedSampler, rule="spld"),
+    "lgl": LGLSampler,
+}
 
 
-def make_sampler(method_cfg, *, num_examples: int, num_classes: int, batch_size: int, seed: int):
+def make_sampler(method_cfg, ctx: SamplerContext):
     """The sampler a config's ``method`` block asks for."""
     name = method_cfg.name
     if name not in SAMPLERS:
-        raise ConfigError(f"unknown method {name!r}; choose one of {sorted(SAMPLERS)}")
-    return SAMPLERS[name](
-        num_examples=num_examples, num_classes=num_classes, batch_size=batch_size, seed=seed
-    )
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(SAMPLERS))}")
+    return SAMPLERS[name](method_cfg, ctx)

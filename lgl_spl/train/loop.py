@@ -16,7 +16,7 @@ import numpy as np
 from lgl_spl import data as data_lib
 from lgl_spl import models
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers import RoundPlan, Signals, make_sampler
+from lgl_spl.samplers import RoundPlan, SamplerContext, Signals, make_sampler
 from lgl_spl.train import parallel
 from lgl_spl.train.checkpoints import Checkpoints
 from lgl_spl.train.feeding import make_feeder
@@ -89,13 +89,18 @@ class _Loop:
             self.mesh,
             host_batches=self.train_feed.host_batches,
         )
-        self.sampler = make_sampler(
-            config.method,
+        self.ctx = SamplerContext(
             num_examples=self.num_train,
             num_classes=self.num_classes,
             batch_size=self.batch,
             seed=int(config.seed),
+            num_steps=int(config.train.num_steps),
+            labels=np.asarray(ds.y_train, np.int32),
+            x_train=ds.x_train if ds.train_source is None else None,
+            feed=self.train_feed,
+            mesh=self.mesh,
         )
+        self.sampler = make_sampler(config.method, self.ctx)
 
         key = jax.random.key(int(config.seed))
         self.init_key, self.step_key = jax.random.split(key)
@@ -133,6 +138,10 @@ class _Loop:
         return totals["correct"] / totals["count"], totals["loss"] / totals["count"]
 
     def score_training_set(self, class_mask) -> Signals:
+        with self.ctx.timed("scoring"):
+            return self._score_training_set(class_mask)
+
+    def _score_training_set(self, class_mask) -> Signals:
         mask = parallel.put_replicated(class_mask, self.mesh)
         parts = {"loss": [], "logits": [], "features": []}
         for idx, w in self._batches(self.num_train):
@@ -161,6 +170,11 @@ class _Loop:
             self.sampler_state, round_index, signals
         )
         self.round = round_index
+        if self.plan.reinit_classes is not None and self.plan.reinit_classes.any():
+            key = jax.random.fold_in(self.init_key, round_index)
+            self.state = self._reinit_head(
+                self.state, parallel.put_replicated(self.plan.reinit_classes, self.mesh), key
+            )
 
     # ---- checkpoints ------------------------------------------------------------
 
@@ -185,12 +199,14 @@ class _Loop:
             "step": step,
             "round": self.round,
             "schedule_start": int(self.plan.schedule_start),
+            "schedule_scale": float(self.plan.schedule_scale),
             "info": self.plan.info,
             "config": config_fingerprint(self.config),
         }
 
     def save(self, ckpt: Checkpoints, step: int) -> None:
-        ckpt.save(step, self._checkpoint_tree(), self._meta(step))
+        with self.ctx.timed("checkpointing"):
+            ckpt.save(step, self._checkpoint_tree(), self._meta(step))
 
     def restore(self, ckpt: Checkpoints, step: int, allow_config_change: bool) -> None:
         like_plan = {
@@ -217,6 +233,7 @@ class _Loop:
             class_mask=np.asarray(tree["plan"]["class_mask"]),
             schedule_start=int(meta["schedule_start"]),
             info=meta["info"],
+            schedule_scale=float(meta["schedule_scale"]),
         )
         self.round = int(meta["round"])
         self.loss_sum = float(tree["meters"]["loss_sum"])
@@ -246,7 +263,7 @@ class _Loop:
             "test_accuracy": test_acc,
             "test_loss": test_loss,
             "train_loss": self.loss_sum / self.loss_weight if self.loss_weight else None,
-            "lr": float(self.schedule(step - self.plan.schedule_start)),
+            "lr": float(self.schedule(self._schedule_step(step))),
             "extra_forward_passes": self.extra_forward,
             "wall_time": time.time() - t0,
         }
@@ -288,7 +305,7 @@ class _Loop:
                     *self.train_feed.batch(self.plan.indices[i]),
                     parallel.put_batch(self.plan.weights[i], self.mesh),
                     self.step_key,
-                    jnp.int32(step - self.plan.schedule_start),
+                    jnp.float32(self._schedule_step(step)),
                     mask_dev,
                 )
                 pending.append((out["loss"], out["weight"]))
@@ -297,7 +314,8 @@ class _Loop:
                 if boundary or step % ckpt_every == 0 or preempted["flag"]:
                     self._drain(pending, step)
                 if boundary:
-                    last_row = self.eval_row(step, t0)
+                    with self.ctx.timed("evaluation"):
+                        last_row = self.eval_row(step, t0)
                     writer.write(last_row)
                     self.loss_sum = self.loss_weight = 0.0
                 progress.update(step, self.round, last_row and last_row["train_loss"])
@@ -309,10 +327,27 @@ class _Loop:
             self._log(f"SIGTERM: checkpoint saved at step {e.args[0]}; re-run to resume")
             raise SystemExit(143) from None
         finally:
+            self._write_timing(t0)
             signal.signal(signal.SIGTERM, previous)
             writer.close()
             ckpt.close()
         return last_row
+
+    def _schedule_step(self, step: int) -> float:
+        return (step - self.plan.schedule_start) * self.plan.schedule_scale
+
+    @staticmethod
+    @jax.jit
+    def _reinit_head(state: TrainState, classes: jax.Array, key: jax.Array) -> TrainState:
+        """Fresh head rows for newly added classes (LGL): Dense's default init, zero bias."""
+        head = state.params["head"]
+        fresh = jax.nn.initializers.lecun_normal()(key, head["kernel"].shape)
+        new_head = dict(
+            head,
+            kernel=jnp.where(classes[None, :], fresh, head["kernel"]),
+            bias=jnp.where(classes, 0.0, head["bias"]),
+        )
+        return state.replace(params=dict(state.params, head=new_head))
 
     def _drain(self, pending: list, step: int) -> None:
         """Sum the pending losses on the host; stop before saving if training diverged."""
@@ -327,6 +362,16 @@ class _Loop:
             self.loss_sum += loss * w
             self.loss_weight += w
         pending.clear()
+
+    def _write_timing(self, t0: float) -> None:
+        """Wall time by phase (kept out of metrics.jsonl, which must replay exactly)."""
+        if not self.leader:
+            return
+        timing = dict(self.ctx.timers)
+        timing["total"] = time.time() - t0
+        timing["student_training"] = timing["total"] - sum(self.ctx.timers.values())
+        with open(os.path.join(self.workdir, "timing.json"), "w") as f:
+            json.dump(timing, f, indent=1)
 
     def _log(self, message: str) -> None:
         if self.leader:

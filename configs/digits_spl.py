@@ -1,0 +1,7 @@
+"""Offline: digits with `spl` (DESIGN §4 pace rule), same student and updates as random."""
+
+from lgl_spl.configlib import digits_student, set_method
+
+
+def get_config():
+    return set_method(digits_student(), "spl")

@@ -1,0 +1,122 @@
+"""``lgl``: Local-to-Global Learning (Cheng et al. 2019), DESIGN §4.
+
+Classes are added in m stages of ceil(C/m). Stage k trains on every example of
+the classes added so far; the C-way head stays, untrained classes' logits are
+masked, the rows of newly added classes are re-initialised and the learning
+rate schedule restarts. The first classes are drawn at random (the same for
+every order strategy); later ones by the conditional entropy of the student's
+softmax over the trained classes: ``random``, ``dissimilar`` (argmax) or
+``similar`` (argmin).
+
+Budget: the run's rounds are split over the stages in proportion to the
+classes each stage trains on, i.e. the same number of passes over each
+stage's data, as in the paper. ``method.budget = 'paper'`` configs set
+``train.num_steps`` to (m+1)/2 × the baseline's, ``'fair'`` to the baseline's
+(see ``lgl_spl.configlib.lgl_budget``). ``method.schedule_steps`` (the
+baseline's run length) stretches the LR schedule over each stage.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from lgl_spl import core
+from lgl_spl.errors import ConfigError
+from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
+from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.self_paced import selection_info
+
+
+class LGLSampler:
+    def __init__(self, cfg, ctx: SamplerContext):
+        self.ctx = ctx
+        self.order = cfg.get("order", "random")
+        if self.order not in core.LGL_STRATEGIES:
+            raise ConfigError(
+                f"unknown LGL order {self.order!r}; choose one of {', '.join(core.LGL_STRATEGIES)}"
+            )
+        m = int(cfg.get("num_stages", 3))
+        if not 1 <= m <= ctx.num_classes:
+            raise ConfigError(
+                f"method.num_stages must be between 1 and the {ctx.num_classes} classes, got {m}"
+            )
+        self.sizes = core.stage_sizes(ctx.num_classes, m)
+        cumulative = np.cumsum(self.sizes)
+        rounds = ctx.num_rounds
+        if rounds < len(self.sizes):
+            raise ConfigError(
+                f"LGL with {len(self.sizes)} stages needs at least as many rounds; "
+                f"train.num_steps gives {rounds}"
+            )
+        ends = np.round(np.cumsum(cumulative) / cumulative.sum() * rounds).astype(int)
+        ends = np.maximum(ends, np.arange(1, len(ends) + 1))  # every stage ≥ 1 round
+        self.stage_starts = np.concatenate([[0], ends[:-1]])
+        self.schedule_steps = int(cfg.get("schedule_steps", 0))
+
+    def stage_of(self, round_index: int) -> int:
+        return int(np.searchsorted(self.stage_starts, round_index, side="right") - 1)
+
+    def init(self) -> dict:
+        return {"trained": np.zeros(self.ctx.num_classes, bool)}
+
+    def needs_signals(self, state, round_index: int) -> bool:
+        stage = self.stage_of(round_index)
+        return self.order != "random" and stage > 0 and round_index == self.stage_starts[stage]
+
+    def _choose(self, state, stage: int, signals: Signals | None) -> np.ndarray:
+        ctx = self.ctx
+        trained = np.asarray(state["trained"])
+        key = jax.random.key(int(round_rng(ctx.seed, stage, 5).integers(2**31)))
+        strategy = "random" if stage == 0 else self.order
+        entropies = np.zeros(ctx.num_classes, np.float32)
+        if strategy != "random":
+            entropies = np.asarray(
+                core.class_conditional_entropies(
+                    signals.logits, ctx.labels, trained, num_classes=ctx.num_classes
+                )
+            )
+        chosen = core.choose_classes(
+            key, entropies, ~trained, num=self.sizes[stage], strategy=strategy
+        )
+        return np.asarray(chosen)
+
+    def plan_round(self, state, round_index: int, signals: Signals | None):
+        ctx = self.ctx
+        stage = self.stage_of(round_index)
+        state = dict(state)
+        new = np.zeros(ctx.num_classes, bool)
+        if round_index == self.stage_starts[stage]:
+            with ctx.timed("selection"):
+                new = self._choose(state, stage, signals)
+            state["trained"] = np.asarray(state["trained"]) | new
+        trained = np.asarray(state["trained"])
+        keep = trained[ctx.labels]
+        with ctx.timed("selection"):
+            indices, weights = fill_round(
+                round_rng(ctx.seed, round_index),
+                np.flatnonzero(keep),
+                ctx.num_examples,
+                ctx.steps_per_round,
+                ctx.batch_size,
+            )
+        start_step = int(self.stage_starts[stage]) * ctx.steps_per_round
+        next_start = (
+            int(self.stage_starts[stage + 1]) * ctx.steps_per_round
+            if stage + 1 < len(self.stage_starts)
+            else ctx.num_steps
+        )
+        stage_steps = max(next_start - start_step, 1)
+        scale = self.schedule_steps / stage_steps if self.schedule_steps else 1.0
+        info = selection_info(ctx, keep, None)
+        info.update(stage=stage, classes=np.flatnonzero(trained).tolist())
+        plan = RoundPlan(
+            indices,
+            weights,
+            trained.copy(),
+            start_step,
+            info,
+            schedule_scale=scale,
+            reinit_classes=new if stage > 0 else None,
+        )
+        return plan, state

@@ -1,0 +1,130 @@
+"""``spl``, ``spl_inv`` and ``spld``: self-paced selection with the pace rule (DESIGN §4).
+
+Every round after the warm-up, the student's per-example losses (one scoring
+pass, eval mode) give λ_e and γ_e; the selected subset is then cycled through
+for a full round of updates, so every method spends the same updates.
+``spld`` ranks losses inside fixed groups: k-means clusters (per class) of the
+*initial* student's features, as SPL-ADVisE's baseline does, or of raw pixels.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from lgl_spl import core
+from lgl_spl.errors import ConfigError
+from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
+from lgl_spl.samplers.context import SamplerContext
+
+
+def selection_info(ctx: SamplerContext, keep: np.ndarray, groups: np.ndarray | None) -> dict:
+    """The per-round facts every curriculum logs: fraction, per-class counts, clusters hit."""
+    info = {
+        "selected_fraction": float(np.mean(keep)),
+        "selected_per_class": np.bincount(ctx.labels[keep], minlength=ctx.num_classes).tolist(),
+    }
+    if groups is not None:
+        info["clusters_represented"] = int(np.unique(groups[keep]).size)
+    return info
+
+
+class SelfPacedSampler:
+    """SPL (easy first), SPL_INV (hard first) or SPLD (easy and diverse)."""
+
+    def __init__(self, cfg, ctx: SamplerContext, *, rule: str):
+        self.cfg = cfg
+        self.ctx = ctx
+        self.rule = rule
+        self.warmup = int(cfg.get("warmup_rounds", 1))
+        self.rescore_every = int(cfg.get("rescore_every", 1))
+        self.pace_kw = dict(
+            q0=float(cfg.get("q0", 0.5)),
+            beta1=float(cfg.get("beta1", 0.1)),
+            beta2=float(cfg.get("beta2", 0.1)),
+            g0=float(cfg.get("g0", 0.5)),
+        )
+        self.k = int(cfg.get("num_clusters", 8))
+        self.group_source = cfg.get("groups", "features")
+        if self.group_source not in ("features", "pixels"):
+            raise ConfigError(
+                f"method.groups must be 'features' or 'pixels', got {self.group_source!r}"
+            )
+
+    def init(self) -> dict:
+        n = self.ctx.num_examples
+        return {
+            "groups": np.full(n, -1, np.int32),  # -1: not clustered yet
+            "selected": np.ones(n, bool),
+            "lam": np.float32(np.nan),
+            "gamma": np.float32(np.nan),
+        }
+
+    def _needs_groups(self, state) -> bool:
+        return self.rule == "spld" and int(state["groups"][0]) < 0
+
+    def _scores_this_round(self, round_index: int) -> bool:
+        e = round_index - self.warmup
+        return e >= 0 and e % self.rescore_every == 0
+
+    def needs_signals(self, state, round_index: int) -> bool:
+        clusters_from_student = self._needs_groups(state) and self.group_source == "features"
+        return clusters_from_student or self._scores_this_round(round_index)
+
+    def cluster(self, points: np.ndarray, round_index: int) -> np.ndarray:
+        ctx = self.ctx
+        key = jax.random.key(int(round_rng(ctx.seed, round_index, 3).integers(2**31)))
+        with ctx.timed("clustering"):
+            res = core.kmeans_per_class(
+                key, points.astype(np.float32), ctx.labels, ctx.num_classes, self.k
+            )
+            return np.asarray(res.assignments, np.int32)
+
+    def plan_round(self, state, round_index: int, signals: Signals | None):
+        ctx = self.ctx
+        state = dict(state)
+        if self._needs_groups(state):
+            if self.group_source == "features":
+                points = signals.features
+            else:
+                points = ctx.x_train.reshape(ctx.num_examples, -1).astype(np.float32) / 255.0
+            state["groups"] = self.cluster(points, round_index)
+        if self._scores_this_round(round_index):
+            with ctx.timed("selection"):
+                state.update(self._select(signals.losses, round_index - self.warmup, state))
+        elif round_index < self.warmup:
+            state["selected"] = np.ones(ctx.num_examples, bool)
+        keep = np.asarray(state["selected"])
+        with ctx.timed("selection"):
+            rng = round_rng(ctx.seed, round_index)
+            subset = np.flatnonzero(keep)
+            indices, weights = fill_round(
+                rng, subset, ctx.num_examples, ctx.steps_per_round, ctx.batch_size
+            )
+        info = selection_info(ctx, keep, state["groups"] if self.rule == "spld" else None)
+        info.update(lam=_finite(state["lam"]), gamma=_finite(state["gamma"]))
+        plan = RoundPlan(indices, weights, np.ones(ctx.num_classes, bool), 0, info)
+        return plan, state
+
+    def _select(self, losses: np.ndarray, e: int, state) -> dict:
+        p = core.pace(losses, e, **self.pace_kw)
+        if self.rule == "spl":
+            keep, lam = core.spl_select(losses, p.lam), p.lam
+        elif self.rule == "spl_inv":
+            keep, lam = core.spl_inv_select(losses, p.lam_inv), p.lam_inv
+        else:
+            groups = state["groups"]
+            keep = core.spld_select(
+                losses, groups, p.lam, p.gamma, num_groups=self.ctx.num_classes * self.k
+            )
+            lam = p.lam
+        keep = np.asarray(keep)
+        if not keep.any():  # all losses tied at λ: fall back to all data, never an empty round
+            keep = np.ones_like(keep)
+        gamma = p.gamma if self.rule == "spld" else np.float32(0.0)
+        return {"selected": keep, "lam": np.float32(lam), "gamma": np.float32(gamma)}
+
+
+def _finite(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
