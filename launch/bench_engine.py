@@ -21,8 +21,8 @@ import numpy as np
 from timing import machine
 
 from lgl_spl import data as data_lib
+from lgl_spl import parallel
 from lgl_spl.models import get_model
-from lgl_spl.train import parallel
 from lgl_spl.train.feeding import DeviceFeeder
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import make_steps

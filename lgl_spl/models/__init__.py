@@ -2,7 +2,7 @@
 
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
-from lgl_spl.models.registry import EMBEDDING_MODELS, MODELS, get_model
+from lgl_spl.models.registry import EMBEDDING_MODELS, MODELS, get_model, init_variables
 from lgl_spl.models.resnet import PreActResNet18, ResNet50
 from lgl_spl.models.vgg import VGG16
 from lgl_spl.models.wide_resnet import WideResNet
@@ -17,4 +17,5 @@ __all__ = [
     "VGG16",
     "WideResNet",
     "get_model",
+    "init_variables",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import flax.linen as nn
+import jax
 
 from lgl_spl.errors import ConfigError
 from lgl_spl.models.lenet import LeNet
@@ -49,3 +50,10 @@ def get_model(name: str, *, num_classes: int, width: float = 1.0, **kwargs) -> n
         return MODELS[name](num_classes=num_classes, width=width, **kwargs)
     except TypeError as e:
         raise ConfigError(f"model {name!r}: bad model.kwargs ({e})") from None
+
+
+def init_variables(model: nn.Module, key, sample) -> tuple:
+    """(params, batch_stats) of a Linen model; batch_stats is {} without BatchNorm."""
+    params_key, dropout_key = jax.random.split(key)
+    variables = model.init({"params": params_key, "dropout": dropout_key}, sample, train=False)
+    return variables["params"], variables.get("batch_stats", {})

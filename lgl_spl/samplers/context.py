@@ -19,6 +19,7 @@ class SamplerContext:
     num_steps: int
     labels: np.ndarray  # [N] int32 training labels
     x_train: np.ndarray | None = None  # host images (None for disk-backed datasets)
+    dataset_name: str = ""
     feed: object | None = None  # the loop's training feeder (device data), for ADVisE
     mesh: object | None = None
     timers: dict = dataclasses.field(default_factory=lambda: defaultdict(float))

@@ -117,6 +117,6 @@ class LGLSampler:
             start_step,
             info,
             schedule_scale=scale,
-            reinit_classes=new if stage > 0 else None,
+            reinit_classes=new if stage > 0 and new.any() else None,
         )
         return plan, state

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from lgl_spl.errors import ConfigError
+from lgl_spl.samplers.advise import AdviseSampler
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.lgl import LGLSampler
 from lgl_spl.samplers.self_paced import SelfPacedSampler
@@ -16,6 +17,7 @@ SAMPLERS = {
     "spl_inv": functools.partial(SelfPacedSampler, rule="spl_inv"),
     "spld": functools.partial(SelfPacedSampler, rule="spld"),
     "lgl": LGLSampler,
+    "advise": AdviseSampler,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lgl_spl.train import parallel
+from lgl_spl import parallel
 
 
 class DeviceFeeder:

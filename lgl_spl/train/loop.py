@@ -14,10 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from lgl_spl import data as data_lib
-from lgl_spl import models
+from lgl_spl import models, parallel
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import RoundPlan, SamplerContext, Signals, make_sampler
-from lgl_spl.train import parallel
 from lgl_spl.train.checkpoints import Checkpoints
 from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.metrics import MetricsWriter, Progress
@@ -97,6 +96,7 @@ class _Loop:
             num_steps=int(config.train.num_steps),
             labels=np.asarray(ds.y_train, np.int32),
             x_train=ds.x_train if ds.train_source is None else None,
+            dataset_name=config.data.name,
             feed=self.train_feed,
             mesh=self.mesh,
         )
@@ -264,7 +264,9 @@ class _Loop:
             "test_loss": test_loss,
             "train_loss": self.loss_sum / self.loss_weight if self.loss_weight else None,
             "lr": float(self.schedule(self._schedule_step(step))),
-            "extra_forward_passes": self.extra_forward,
+            "scoring_forward_passes": self.extra_forward,
+            "extra_forward_passes": self.extra_forward
+            + int(self.plan.info.get("embedding_forward_passes", 0)),
             "wall_time": time.time() - t0,
         }
         if self.val_feed is not None:

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import optax
 
 from lgl_spl.errors import ConfigError
+from lgl_spl.models import init_variables
 
 
 @flax.struct.dataclass
@@ -63,13 +64,6 @@ def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
     raise ConfigError(
         f"unknown train.lr_schedule {kind!r}; choose constant, piecewise, exponential or cosine"
     )
-
-
-def init_variables(model, key: jax.Array, sample: jax.Array) -> tuple[Any, Any]:
-    """(params, batch_stats) of a Flax Linen model; batch_stats is {} without BatchNorm."""
-    params_key, dropout_key = jax.random.split(key)
-    variables = model.init({"params": params_key, "dropout": dropout_key}, sample, train=False)
-    return variables["params"], variables.get("batch_stats", {})
 
 
 def create_train_state(model, tx, key: jax.Array, sample: jax.Array) -> TrainState:

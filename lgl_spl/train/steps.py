@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import optax
 
 from lgl_spl.data import AugmentSpec, augment
-from lgl_spl.train.parallel import batch_sharded, replicated
+from lgl_spl.parallel import batch_sharded, replicated
 from lgl_spl.train.state import TrainState
 
 # Logits of classes a model may not predict (LGL): finite, so no NaN in softmax.

@@ -1,0 +1,78 @@
+"""Every method through the real loop: it runs, logs its facts, and resumes exactly."""
+
+import numpy as np
+import pytest
+
+from lgl_spl.configlib import set_method
+from lgl_spl.train import train_and_evaluate
+from lgl_spl.train.loop import _Loop
+from tests.helpers import read_metrics, tiny_digits
+
+METHODS = {
+    "spl": {},
+    "spl_inv": {},
+    "spld": {"num_clusters": 4},
+    "advise": {
+        "num_clusters": 4,
+        "embed_steps": 80,
+        "refresh_every": 20,
+        "student_steps_per_embed_step": 2,
+        "embed_width": 0.5,
+        "embed_dim": 16,
+    },
+    "lgl": {"num_stages": 3, "order": "dissimilar"},
+}
+
+
+def config(name):
+    c = tiny_digits(num_steps=180, eval_every=15, checkpoint_every=15, lr_decay_steps=180)
+    return set_method(c, name, **METHODS[name])
+
+
+class Crash(Exception):
+    pass
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
+    ref_dir, run_dir = str(tmp_path / "ref"), str(tmp_path / "run")
+    last = train_and_evaluate(config(name), ref_dir)
+    ref = read_metrics(ref_dir)
+    assert [r["step"] for r in ref] == list(range(15, 181, 15))
+    assert all(0.0 < r["selected_fraction"] <= 1.0 for r in ref)
+    assert all(len(r["selected_per_class"]) == 10 for r in ref)
+    if name in ("spld", "advise"):
+        assert all(r["clusters_represented"] >= 1 for r in ref)
+    if name == "lgl":
+        assert len(ref[0]["classes"]) == 4 and len(ref[-1]["classes"]) == 10
+    if name in ("spl", "spl_inv", "spld", "advise"):
+        assert ref[-1]["extra_forward_passes"] > 0  # the scoring passes are counted
+    assert last["test_accuracy"] > 0.5
+
+    real_drain = _Loop._drain
+
+    def crashing_drain(self, pending, step):
+        if step >= 100:  # between the checkpoints at steps 90 and 105
+            raise Crash(step)
+        return real_drain(self, pending, step)
+
+    monkeypatch.setattr(_Loop, "_drain", crashing_drain)
+    with pytest.raises(Crash):
+        train_and_evaluate(config(name), run_dir)
+    monkeypatch.setattr(_Loop, "_drain", real_drain)
+    assert read_metrics(run_dir)[-1]["step"] == 90
+    train_and_evaluate(config(name), run_dir)
+    assert read_metrics(run_dir) == ref
+
+
+def test_lgl_never_predicts_an_untrained_class(tmp_path):
+    c = set_method(tiny_digits(num_steps=90, eval_every=45), "lgl", num_stages=2)
+    loop = _Loop(c, str(tmp_path))
+    loop.run(allow_config_change=False)
+    loop.sampler_state = loop.sampler.init()
+    loop.start_round(0)  # stage 0's 5 classes, with the fully trained student
+    mask = loop.plan.class_mask
+    sig = loop.score_training_set(mask)
+    predicted = np.argmax(sig.logits, axis=1)
+    assert mask.sum() == 5 and np.all(mask[predicted])
