@@ -1,9 +1,7 @@
-"""SPL-ADVisE Table 1, cifar100: the random-sampling baseline with the paper's student."""
+"""SPL-ADVisE Table 1: cifar100 × random, with the paper's student and settings."""
 
-from lgl_spl.configlib import advise_student
+from lgl_spl.configlib import advise_row
 
 
 def get_config():
-    c = advise_student("cifar100")
-    c.method.name = "random"
-    return c
+    return advise_row("cifar100", "random")

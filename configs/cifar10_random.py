@@ -1,9 +1,7 @@
-"""SPL-ADVisE Table 1, cifar10: the random-sampling baseline with the paper's student."""
+"""SPL-ADVisE Table 1: cifar10 × random, with the paper's student and settings."""
 
-from lgl_spl.configlib import advise_student
+from lgl_spl.configlib import advise_row
 
 
 def get_config():
-    c = advise_student("cifar10")
-    c.method.name = "random"
-    return c
+    return advise_row("cifar10", "random")

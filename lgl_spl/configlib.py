@@ -28,7 +28,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.label_noise = 0.0
     c.data.toy_layout = "separable"
     c.data.svhn_extra = False
-    c.data.augment = True  # the paper's augmentation for this dataset
+    c.data.augment = "default"  # the paper's for this dataset | "none" | "crop_flip"
     c.data.image_size = 0  # host-decoded sources (imagenet): side length; 0 = default
 
     c.model = ml_collections.ConfigDict()
@@ -117,7 +117,7 @@ def advise_student(dataset: str):
         c.train.lr_boundaries = (23_400, 46_800, 62_400)
     elif dataset == "cifar100":
         c.model.name = "wrn28_10"
-        c.data.augment = False  # "no data augmentation scheme was applied"
+        c.data.augment = "none"  # "no data augmentation scheme was applied"
         paper_student_sgd(c, num_train=NUM_TRAIN["cifar100"], epochs=200)
     elif dataset == "fashion_mnist":
         c.model.name = "resnet18"
@@ -131,7 +131,7 @@ def advise_student(dataset: str):
     elif dataset == "svhn_cropped":
         c.model.name = "wrn16_8"
         c.data.svhn_extra = True
-        c.data.augment = False
+        c.data.augment = "none"
         per = steps_per_epoch(NUM_TRAIN["svhn_cropped+extra"], c.train.batch_size)
         c.train.num_steps = 65 * per
         c.train.eval_every = per
@@ -221,4 +221,64 @@ def digits_student():
     c.train.learning_rate = 0.05
     c.train.lr_schedule = "cosine"
     c.train.lr_decay_steps = 1500
+    return c
+
+
+# SPL-ADVisE §4: the embedding net for each dataset (LeNet for Fashion-MNIST, else VGG-16).
+_ADVISE_EMBED = {"fashion_mnist": "lenet_embed"}
+
+
+def advise_row(dataset: str, method: str):
+    """One row of SPL-ADVisE's Table 1: the paper's student with ``method``."""
+    c = advise_student(dataset)
+    if method != "advise":
+        return set_method(c, method)
+    steps = c.train.num_steps
+    return set_method(
+        c,
+        "advise",
+        embed_model=_ADVISE_EMBED.get(dataset, "vgg16_embed"),
+        embed_dim=64,  # the reference code's 2-d embedding is one of its bugs
+        embed_lr=1e-4,
+        embed_steps=steps,  # trained alongside the student for the whole run
+        student_steps_per_embed_step=1,
+        refresh_every=1000,
+    )
+
+
+def lgl_student(dataset: str):
+    """LGL §5.2: VGG-16 for CIFAR-10/100, SGD 0.05·0.95^epoch, 100 epochs, crop + flip."""
+    c = base_config()
+    c.data.name = dataset
+    c.data.augment = "crop_flip"
+    c.model.name = "vgg16"
+    lgl_schedule(c, num_train=NUM_TRAIN[dataset], epochs=100)
+    return c
+
+
+def lgl_row(dataset: str, method: str, *, stages: int = 3, order: str = "random", student=None):
+    """One row of LGL's Tables 1, 3 and 4 (the baseline is ``random``)."""
+    c = student if student is not None else lgl_student(dataset)
+    if method != "lgl":
+        return set_method(c, method)
+    baseline = c.train.num_steps
+    set_method(c, "lgl", num_stages=stages, order=order, budget="paper")
+    lgl_budget(c, baseline_steps=baseline)
+    return c
+
+
+def toy_student():
+    """LGL §5.1: 2-D Gaussians, FC-1, basic SGD with a fixed learning rate of 0.01."""
+    c = base_config()
+    c.data.name = "toy"
+    c.data.toy_layout = "separable"
+    c.model.name = "mlp1"
+    c.train.batch_size = 30
+    c.train.num_steps = 2000
+    c.train.eval_every = 100
+    c.train.log_every = 500
+    c.train.optimizer = "sgd"
+    c.train.learning_rate = 0.01
+    c.train.momentum = 0.0
+    c.train.weight_decay = 0.0
     return c

@@ -1,11 +1,12 @@
 """Datasets (tfds, npz, digits, toy), loaded once into arrays, and on-device augmentation."""
 
-from lgl_spl.data.augment import AugmentSpec, augment, default_augment
+from lgl_spl.data.augment import AUGMENT_CHOICES, AugmentSpec, augment, default_augment
 from lgl_spl.data.dataset import Dataset
 from lgl_spl.data.pipeline import KNOWN_DATASETS, add_label_noise, load
 from lgl_spl.data.random_access import RandomAccessSource
 
 __all__ = [
+    "AUGMENT_CHOICES",
     "KNOWN_DATASETS",
     "AugmentSpec",
     "Dataset",

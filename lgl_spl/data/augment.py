@@ -61,9 +61,23 @@ _DEFAULTS = {
 }
 
 
-def default_augment(name: str) -> AugmentSpec:
-    """The paper's augmentation for dataset ``name`` (normalisation only if unknown)."""
-    return _DEFAULTS.get(name, AugmentSpec((0.5,), (0.25,)))
+AUGMENT_CHOICES = ("default", "none", "crop_flip")
+
+
+def default_augment(name: str, choice: str | bool = "default") -> AugmentSpec:
+    """Dataset ``name``'s augmentation: the paper's (``default``), ``none`` or ``crop_flip``.
+
+    Normalisation always applies (its statistics are the dataset's own).
+    """
+    spec = _DEFAULTS.get(name, AugmentSpec((0.5,), (0.25,)))
+    choice = {True: "default", False: "none"}.get(choice, choice)
+    if choice == "default":
+        return spec
+    if choice == "none":
+        return AugmentSpec(mean=spec.mean, std=spec.std)
+    if choice == "crop_flip":  # the CIFAR recipe LGL uses on both CIFARs
+        return AugmentSpec(mean=spec.mean, std=spec.std, crop_padding=4, hflip=True)
+    raise ValueError(f"data.augment must be one of {AUGMENT_CHOICES}, got {choice!r}")
 
 
 def _shift(img: jax.Array, dy: jax.Array, dx: jax.Array, pad: int) -> jax.Array:

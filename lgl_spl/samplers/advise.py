@@ -45,13 +45,14 @@ class AdviseSampler(SelfPacedSampler):
             raise ConfigError(
                 f"method.schedule must be 'interleaved' or 'pretrain', got {self.schedule!r}"
             )
-        smallest = int(np.bincount(ctx.labels, minlength=ctx.num_classes).min())
+        counts = np.bincount(ctx.labels, minlength=ctx.num_classes)
+        smallest = int(counts[counts > 0].min())
         if self.k > smallest:
             raise ConfigError(
                 f"method.num_clusters K={self.k} is larger than the smallest class "
                 f"({smallest} examples)"
             )
-        available = (ctx.num_classes - 1) * self.k + 1
+        available = (int(np.sum(counts > 0)) - 1) * self.k + 1
         if self.m > available:
             raise ConfigError(
                 f"method.clusters_per_batch M={self.m} exceeds the clusters available to one "

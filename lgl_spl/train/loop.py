@@ -65,9 +65,7 @@ class _Loop:
         self.steps_per_round = -(-self.num_train // self.batch)
         self.num_classes = int(self.dataset.num_classes)
 
-        spec = data_lib.default_augment(config.data.name)
-        if not config.data.augment:  # normalisation only
-            spec = data_lib.AugmentSpec(mean=spec.mean, std=spec.std)
+        spec = data_lib.default_augment(config.data.name, config.data.augment)
         self.model = models.get_model(
             config.model.name,
             num_classes=self.num_classes,

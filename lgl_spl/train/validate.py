@@ -69,6 +69,12 @@ def validate_config(config) -> None:
     _positive_int(config, "seed", allow_zero=True)
     for key in ("data.val_fraction", "data.label_noise"):
         _fraction(config, key)
+    from lgl_spl.data import AUGMENT_CHOICES
+
+    if config.data.get("augment", "default") not in (*AUGMENT_CHOICES, True, False):
+        raise ConfigError(
+            f"data.augment must be one of {', '.join(AUGMENT_CHOICES)}, got {config.data.augment!r}"
+        )
     lr = float(config.train.learning_rate)
     if not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"train.learning_rate must be a positive number, got {lr}")

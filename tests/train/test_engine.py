@@ -127,29 +127,62 @@ def test_killed_and_terminated_run_resumes_exactly(tmp_path):
     assert read_metrics(str(run)) == read_metrics(str(tmp_path / "ref"))
 
 
-PAPER_CONFIGS = [
-    "cifar10_random",
-    "cifar100_random",
+PAPER_CONFIGS = sorted(
+    f[:-3] for f in os.listdir(os.path.join(REPO, "configs")) if f.endswith(".py")
+)
+# One end-to-end run per paper × method family (every config is validated below).
+RUN_UNDER_MOCK = [
+    "cifar10_advise",
+    "svhn_spld",
     "fashion_mnist_random",
-    "svhn_random",
-    "imagenet_random",
+    "cifar100_random",
+    "cifar100_vgg16_lgl_d3",
+    "cifar10_vgg16_spl_inv",
+    "imagenet_vgg16_lgl_r2",
+    "imagenet_resnet50_random",
 ]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_every_config_is_valid(name):
+    from lgl_spl.train.validate import validate_config
+
+    c = load_config(name)
+    validate_config(c)
+    if c.method.name == "lgl" and c.method.budget == "paper":
+        m = c.method.num_stages
+        assert c.train.num_steps == round(c.method.schedule_steps * (m + 1) / 2)
+
+
+def tiny(c):
+    c.model.width = 0.0625
+    c.train.batch_size = 4
+    c.train.num_steps = 8
+    c.train.eval_every = 4
+    c.train.eval_batch_size = 8
+    c.data.image_size = 32
+    if c.method.name == "advise":
+        c.method.update(
+            embed_width=0.0625,
+            num_clusters=1,
+            clusters_per_batch=2,
+            examples_per_cluster=2,
+            embed_steps=4,
+            refresh_every=2,
+        )
+    if c.method.name == "spld":
+        c.method.num_clusters = 1
+    return c
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RUN_UNDER_MOCK)
 def test_paper_config_runs_under_mock_tfds(tmp_path, name):
     import tensorflow_datasets as tfds
 
-    c = load_config(name)
-    c.model.width = 0.0625
-    c.train.batch_size = 4
-    c.train.num_steps = 4
-    c.train.eval_every = 2
-    c.train.eval_batch_size = 8
-    c.data.image_size = 32
+    c = tiny(load_config(name))
     with tfds.testing.mock_data(num_examples=8):
         last = train_and_evaluate(c, str(tmp_path))
     rows = read_metrics(str(tmp_path))
-    assert [r["step"] for r in rows] == [2, 4]
+    assert [r["step"] for r in rows] == [4, 8]
     assert np.isfinite(last["train_loss"]) and 0.0 <= last["test_accuracy"] <= 1.0

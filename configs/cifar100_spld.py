@@ -1,0 +1,7 @@
+"""SPL-ADVisE Table 1: cifar100 × spld, with the paper's student and settings."""
+
+from lgl_spl.configlib import advise_row
+
+
+def get_config():
+    return advise_row("cifar100", "spld")

@@ -1,0 +1,7 @@
+"""LGL Tables 1 and 3: cifar100, LGL(r, 4): 4 stages, random order, the paper's budget."""
+
+from lgl_spl.configlib import lgl_row
+
+
+def get_config():
+    return lgl_row("cifar100", "lgl", stages=4, order="random")

@@ -1,0 +1,7 @@
+"""LGL Table 1: cifar10 × spl_inv, LGL's VGG-16 and schedule (`random` = the baseline)."""
+
+from lgl_spl.configlib import lgl_row
+
+
+def get_config():
+    return lgl_row("cifar10", "spl_inv")
