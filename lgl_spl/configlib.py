@@ -191,6 +191,7 @@ def set_method(c, name: str, **overrides):
         m.embed_steps = 2000  # E, embedding steps in all
         m.student_steps_per_embed_step = 1  # k: one embedding step every k student steps
         m.schedule = "interleaved"  # or "pretrain" (the reference code's behaviour)
+        m.snapshot_examples = 1000  # embeddings kept at each evaluation for the t-SNE plots
     if name == "lgl":
         m.num_stages = 3
         m.order = "random"  # random | dissimilar | similar
@@ -282,3 +283,63 @@ def toy_student():
     c.train.momentum = 0.0
     c.train.weight_decay = 0.0
     return c
+
+
+# ---- small CPU reproductions (docs/results/) -----------------------------------------------
+
+CPU_METHODS = ("random", "spl", "spl_inv", "spld", "advise", "lgl_r3", "lgl_d3", "lgl_s3")
+_LGL_ORDERS = {"r": "random", "d": "dissimilar", "s": "similar"}
+
+
+def cpu_student(dataset: str, *, train_limit: int = 4000, rounds: int = 8):
+    """A LeNet small enough for a 2-core CPU: ``rounds`` epochs of ``train_limit`` examples.
+
+    The data come from local arrays (``data.npz_path``, set on the command line); a
+    tenth of the subset is held out for model selection.
+    """
+    c = base_config()
+    c.data.name = dataset
+    c.data.train_limit = train_limit
+    c.data.val_fraction = 0.1
+    c.model.name = "lenet"
+    c.train.batch_size = 64
+    per = steps_per_epoch(round(train_limit * 0.9), c.train.batch_size)
+    c.train.num_steps = rounds * per
+    c.train.eval_every = 2 * per  # a 10,000-image test pass costs a third of a round here
+    c.train.log_every = per
+    c.train.eval_batch_size = 2000
+    c.train.learning_rate = 0.05
+    c.train.momentum = 0.9
+    c.train.weight_decay = 5e-4
+    c.train.lr_schedule = "cosine"
+    c.train.lr_decay_steps = c.train.num_steps
+    return c
+
+
+def cpu_row(dataset: str, method: str, **student):
+    """One method of a CPU reproduction; every method gets the same student updates.
+
+    ``lgl_<order><stages>`` (e.g. ``lgl_d3``) uses the ``fair`` budget: the
+    baseline's updates split over the stages.
+    """
+    c = cpu_student(dataset, **student)
+    per_round = steps_per_epoch(round(c.data.train_limit * 0.9), c.train.batch_size)
+    if method.startswith("lgl_"):
+        order, stages = _LGL_ORDERS[method[4]], int(method[5:])
+        set_method(c, "lgl", num_stages=stages, order=order, budget="fair")
+        lgl_budget(c, baseline_steps=c.train.num_steps)
+        c.train.lr_decay_steps = c.train.num_steps
+        return c
+    if method != "advise":
+        return set_method(c, method)
+    return set_method(
+        c,
+        "advise",
+        embed_model="lenet_embed",
+        embed_width=0.5,
+        embed_lr=1e-3,
+        embed_steps=c.train.num_steps // 2,
+        student_steps_per_embed_step=2,  # one embedding step every 2 student steps
+        refresh_every=max(per_round // 2, 1),  # a fresh cluster index every round
+        snapshot_examples=1000,
+    )

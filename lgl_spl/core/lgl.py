@@ -72,8 +72,9 @@ def choose_classes(
     if strategy == "random":
         score = jax.random.uniform(key, (c,))
     else:
-        h = jnp.nan_to_num(jnp.asarray(entropies, jnp.float32), nan=-jnp.inf)
-        score = h if strategy == "dissimilar" else -h
+        h = jnp.asarray(entropies, jnp.float32)
+        # A class with no examples (NaN) comes last whichever the order.
+        score = jnp.where(jnp.isnan(h), -jnp.inf, h if strategy == "dissimilar" else -h)
     score = jnp.where(remaining, score, -jnp.inf)
     # Stable descending order: the lower class index wins ties.
     order = jnp.argsort(-score, stable=True)

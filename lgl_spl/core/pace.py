@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -29,6 +30,7 @@ def pace_fraction(round_index: ArrayLike, *, q0: float = 0.5, beta1: float = 0.1
     return jnp.minimum(1.0, q0 * (1.0 + beta1) ** e)
 
 
+@functools.partial(jax.jit, static_argnames=("q0", "beta1", "beta2", "g0"))
 def pace(
     losses: ArrayLike,
     round_index: ArrayLike,

@@ -235,6 +235,24 @@ class AdviseSampler(SelfPacedSampler):
     def _key(self, step: int, stream: int) -> jax.Array:
         return jax.random.key(int(round_rng(self.ctx.seed, step, 100 + stream).integers(2**31)))
 
+    def embedding_snapshot(self, state) -> dict | None:
+        """The embedding of a fixed subset of training examples (SPL-ADVisE Fig. 2's t-SNE)."""
+        num = int(self.cfg.get("snapshot_examples", 1000))
+        if num <= 0:
+            return None
+        n = self.ctx.num_examples
+        subset = np.sort(round_rng(self.ctx.seed, 0, 7).permutation(n)[:num])
+        padded = np.resize(subset, 1000 * -(-subset.size // 1000)).astype(np.int32)
+        out = [
+            np.asarray(self._features(state["net"], self.ctx.feed.x, jnp.asarray(chunk)))
+            for chunk in padded.reshape(-1, 1000)  # _embed_all's batch: no new compilation
+        ]
+        return {
+            "embeddings": np.concatenate(out)[: subset.size].astype(np.float32),
+            "labels": self.ctx.labels[subset],
+            "embed_steps": int(state["embed_steps"]),
+        }
+
     def needs_signals(self, state, round_index: int) -> bool:
         return self._scores_this_round(round_index)
 

@@ -58,28 +58,32 @@ class LGLSampler:
         return int(np.searchsorted(self.stage_starts, round_index, side="right") - 1)
 
     def init(self) -> dict:
-        return {"trained": np.zeros(self.ctx.num_classes, bool)}
+        c = self.ctx.num_classes
+        # The entropies measured when the current stage's classes were chosen (NaN: not measured).
+        return {"trained": np.zeros(c, bool), "entropies": np.full(c, np.nan, np.float32)}
 
     def needs_signals(self, state, round_index: int) -> bool:
         stage = self.stage_of(round_index)
         return self.order != "random" and stage > 0 and round_index == self.stage_starts[stage]
 
-    def _choose(self, state, stage: int, signals: Signals | None) -> np.ndarray:
+    def _choose(self, state, stage: int, signals: Signals | None) -> tuple[np.ndarray, np.ndarray]:
         ctx = self.ctx
         trained = np.asarray(state["trained"])
         key = jax.random.key(int(round_rng(ctx.seed, stage, 5).integers(2**31)))
         strategy = "random" if stage == 0 else self.order
-        entropies = np.zeros(ctx.num_classes, np.float32)
+        entropies = np.full(ctx.num_classes, np.nan, np.float32)
         if strategy != "random":
             entropies = np.asarray(
                 core.class_conditional_entropies(
                     signals.logits, ctx.labels, trained, num_classes=ctx.num_classes
-                )
+                ),
+                np.float32,
             )
+            entropies = np.where(trained, np.nan, entropies).astype(np.float32)
         chosen = core.choose_classes(
             key, entropies, ~trained, num=self.sizes[stage], strategy=strategy
         )
-        return np.asarray(chosen)
+        return np.asarray(chosen), entropies
 
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx
@@ -88,7 +92,7 @@ class LGLSampler:
         new = np.zeros(ctx.num_classes, bool)
         if round_index == self.stage_starts[stage]:
             with ctx.timed("selection"):
-                new = self._choose(state, stage, signals)
+                new, state["entropies"] = self._choose(state, stage, signals)
             state["trained"] = np.asarray(state["trained"]) | new
         trained = np.asarray(state["trained"])
         keep = trained[ctx.labels]
@@ -110,6 +114,9 @@ class LGLSampler:
         scale = self.schedule_steps / stage_steps if self.schedule_steps else 1.0
         info = selection_info(ctx, keep, None)
         info.update(stage=stage, classes=np.flatnonzero(trained).tolist())
+        entropies = np.asarray(state["entropies"])
+        if np.isfinite(entropies).any():  # LGL Table 2: how far each remaining class is
+            info["class_entropies"] = [float(h) if np.isfinite(h) else None for h in entropies]
         plan = RoundPlan(
             indices,
             weights,
