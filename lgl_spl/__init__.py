@@ -5,10 +5,43 @@ Learning. The pure functions are re-exported here::
 
     import lgl_spl as L
     loss, per_example = L.magnet_loss(embeddings, cluster_classes, alpha=1.0)
+
+They load on first use, so tools that need no jax (``lgl_spl.report``) start fast.
 """
 
-from lgl_spl.core import *  # noqa: F403
-from lgl_spl.core import __all__ as _core_all
-
-__all__ = list(_core_all)
+# ``lgl_spl.core.__all__``; tests/core/test_api.py keeps the two lists equal.
+__all__ = [
+    "LGL_STRATEGIES",
+    "ClusterIndex",
+    "KMeansResult",
+    "Pace",
+    "build_cluster_index",
+    "choose_classes",
+    "class_conditional_entropies",
+    "cluster_mean_losses",
+    "conditional_entropy",
+    "kmeans",
+    "kmeans_per_class",
+    "magnet_loss",
+    "pace",
+    "pace_fraction",
+    "sample_neighbourhood",
+    "spl_inv_select",
+    "spl_select",
+    "spld_select",
+    "spld_threshold",
+    "stage_sizes",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from lgl_spl import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module 'lgl_spl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

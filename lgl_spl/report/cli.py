@@ -1,0 +1,170 @@
+"""``python -m lgl_spl.report RUNS_DIR [RUNS_DIR ...] --out OUT_DIR``: tables and figures.
+
+Finds every run workdir below the given directories, groups the seeds of each method,
+and writes into OUT_DIR: table.md, table.csv, summary.json, curves.png, tsne.png,
+lgl_similarity.md and toy_loss.png (the last three only when there are runs for them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from lgl_spl.report.plots import BANDS, plot_curves, plot_toy_loss
+from lgl_spl.report.runs import group_runs, load_run, load_runs
+from lgl_spl.report.similarity import lgl_similarity, write_similarity
+from lgl_spl.report.table import markdown_table, summarize, write_table
+from lgl_spl.report.tsne import plot_tsne, tsne_run
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m lgl_spl.report",
+        description="Tabulate and plot lgl_spl runs (one workdir per run, seeds averaged).",
+    )
+    p.add_argument("runs_dirs", nargs="+", metavar="RUNS_DIR", help="searched recursively")
+    p.add_argument("--out", required=True, metavar="OUT_DIR", help="created if missing")
+    p.add_argument("--title", default=None, help='e.g. "Fashion-MNIST" (tables and figures)')
+    p.add_argument(
+        "--label-suffix",
+        nargs="+",
+        default=None,
+        metavar="SUFFIX",
+        help="appended to the method labels of each RUNS_DIR's runs (one per RUNS_DIR, "
+        "or one for all), to compare sweeps of the same methods side by side",
+    )
+    p.add_argument(
+        "--include-unfinished",
+        action="store_true",
+        help="keep runs that have not reached train.num_steps (flagged in the table) "
+        "instead of ignoring them",
+    )
+    p.add_argument("--band", choices=BANDS, default="minmax", help="shaded band of the curves")
+    p.add_argument("--tsne-run", default=None, metavar="PATH", help="advise workdir to plot")
+    p.add_argument("--tsne-points", type=int, default=1000, help="at most this many per panel")
+    p.add_argument("--tsne-panels", type=int, default=4, help="snapshots shown (first … last)")
+    # 500 iterations settle 1,000 points well enough for a picture at half sklearn's cost.
+    p.add_argument("--tsne-iters", type=int, default=500, help="t-SNE iterations (≥ 250)")
+    p.add_argument(
+        "--tsne-threads",
+        type=int,
+        default=1,
+        help="CPU threads for t-SNE (0: no cap; more only help on an idle machine)",
+    )
+    p.add_argument(
+        "--toy-loss-key",
+        default="train_loss",
+        help="metrics key plotted in toy_loss.png (train_loss: on the examples trained on)",
+    )
+    p.add_argument("-k", "--similar-k", type=int, default=3, help="classes per side of Table 2")
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the report; returns the exit code (0 on success)."""
+    args = _parser().parse_args(argv)
+    for d in args.runs_dirs:
+        if not os.path.isdir(d):
+            return _error(f"run directory {d!r} does not exist")
+    suffixes = args.label_suffix
+    if suffixes is not None:
+        if len(suffixes) == 1:
+            suffixes = suffixes * len(args.runs_dirs)
+        elif len(suffixes) != len(args.runs_dirs):
+            return _error(
+                f"--label-suffix takes one value or one per RUNS_DIR "
+                f"({len(args.runs_dirs)}), got {len(suffixes)}"
+            )
+    if args.tsne_iters < 250:
+        return _error(f"--tsne-iters must be at least 250 (scikit-learn), got {args.tsne_iters}")
+    if args.tsne_panels < 1:
+        return _error(f"--tsne-panels must be at least 1, got {args.tsne_panels}")
+    if args.tsne_points < 5:
+        return _error(f"--tsne-points must be at least 5, got {args.tsne_points}")
+    if args.tsne_run and not os.path.isdir(args.tsne_run):
+        return _error(f"--tsne-run {args.tsne_run!r} is not a directory")
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        return _error(f"cannot create the output directory {args.out!r}: {e.strerror}")
+
+    t0 = time.time()
+
+    def say(message: str) -> None:
+        print(message, flush=True)
+
+    say(f"reading runs below {', '.join(args.runs_dirs)}")
+    runs = load_runs(args.runs_dirs, suffixes=suffixes, include_unfinished=args.include_unfinished)
+    if not runs:
+        kind = "" if args.include_unfinished else "finished "
+        print(f"error: no {kind}runs found below {', '.join(args.runs_dirs)}", file=sys.stderr)
+        return 1
+    groups = group_runs(runs)
+    say(f"{len(runs)} runs in {len(groups)} groups")
+    for g in groups:
+        seeds = ", ".join(str(r.seed) for r in g.runs)
+        say(f"  {g.dataset} · {g.setting} · {g.label}: seeds {seeds}")
+
+    rows = summarize(groups)
+    written = write_table(rows, args.out, title=args.title)
+    say(markdown_table(rows))
+
+    say("plotting test accuracy curves")
+    written.append(
+        plot_curves(groups, os.path.join(args.out, "curves.png"), title=args.title, band=args.band)
+    )
+
+    run = load_run(args.tsne_run) if args.tsne_run else tsne_run(runs)
+    if run is None or not run.snapshots:
+        where = args.tsne_run or "any advise run"
+        say(f"note: no embedding snapshots in {where}; tsne.png skipped")
+    else:
+        say(f"t-SNE of {run.path} ({len(run.snapshots)} snapshots)")
+        written.append(
+            plot_tsne(
+                run,
+                os.path.join(args.out, "tsne.png"),
+                panels=args.tsne_panels,
+                max_points=args.tsne_points,
+                max_iter=args.tsne_iters,
+                threads=args.tsne_threads or None,
+                title=args.title,
+                log=say,
+            )
+        )
+
+    entries = lgl_similarity(runs, k=args.similar_k)
+    if entries:
+        path = os.path.join(args.out, "lgl_similarity.md")
+        written.append(write_similarity(entries, path, k=args.similar_k, title=args.title))
+        say(f"LGL class similarity: {len(entries)} stages")
+    else:
+        say(
+            "note: no LGL run with class_entropies (order dissimilar/similar); "
+            "lgl_similarity.md skipped"
+        )
+
+    toy = plot_toy_loss(
+        groups,
+        os.path.join(args.out, "toy_loss.png"),
+        title=args.title,
+        band=args.band,
+        key=args.toy_loss_key,
+    )
+    if toy:
+        written.append(toy)
+    else:
+        say("note: no toy runs; toy_loss.png skipped")
+
+    say(
+        f"wrote {', '.join(os.path.basename(p) for p in written if p)} to {args.out} "
+        f"in {time.time() - t0:.1f} s"
+    )
+    return 0

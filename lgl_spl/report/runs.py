@@ -1,0 +1,350 @@
+"""Finding, reading and grouping run workdirs (what ``lgl_spl.train`` writes).
+
+A workdir is any directory holding ``metrics.jsonl`` and ``config.json``. Runs are
+grouped by *method label* (``random``, ``spl``, ``lgl_d3``, …) within a *setting*
+(dataset and model; for the toy data also the layout); seeds of one group are
+averaged by the table and the plots.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# The fixed order of the table rows and plot legends; unknown methods come last.
+METHOD_ORDER = ("random", "spl", "spl_inv", "spld", "advise", "lgl")
+LGL_ORDERS = ("random", "dissimilar", "similar")
+
+# Config keys that differ between runs of one method without changing what is
+# compared (seeds are averaged over; paths and logging cadence change nothing).
+IGNORED_KEYS = frozenset(
+    {
+        "seed",
+        "data.npz_path",
+        "data.data_dir",
+        "train.log_every",
+        "train.checkpoint_every",
+        "train.eval_every",
+        "train.eval_batch_size",
+        "train.num_devices",
+    }
+)
+
+Log = Callable[[str], None]
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Run:
+    """One workdir: its config, metrics rows, timing, run info and t-SNE snapshots."""
+
+    path: str
+    config: dict
+    rows: list[dict]
+    timing: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+    snapshots: list[str] = field(default_factory=list)
+    suffix: str = ""  # appended to the method label (``--label-suffix``)
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def method(self) -> str:
+        return str(self.config.get("method.name", "random"))
+
+    @property
+    def dataset(self) -> str:
+        return str(self.config.get("data.name", self.info.get("dataset", "?")))
+
+    @property
+    def model(self) -> str:
+        return str(self.config.get("model.name", "?"))
+
+    @property
+    def is_toy(self) -> bool:
+        return self.dataset == "toy"
+
+    @property
+    def setting(self) -> str:
+        """The model, and for the toy data also the layout (LGL Fig. 2's panels)."""
+        if self.is_toy:
+            return f"{self.model}/{self.config.get('data.toy_layout', 'separable')}"
+        return self.model
+
+    @property
+    def label(self) -> str:
+        return method_label(self.config) + self.suffix
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.config.get("train.num_steps", 0))
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config.get("train.batch_size", self.info.get("batch_size", 0)))
+
+    @property
+    def last_step(self) -> int:
+        return int(self.rows[-1]["step"]) if self.rows else 0
+
+    @property
+    def finished(self) -> bool:
+        """The last metrics row reached ``train.num_steps``."""
+        return bool(self.rows) and self.last_step >= self.num_steps > 0
+
+    @property
+    def label_names(self) -> list[str]:
+        names = self.info.get("label_names")
+        n = int(self.info.get("num_classes", len(names) if names else 0))
+        if names and len(names) >= n:
+            return [str(x) for x in names]
+        return [str(i) for i in range(n)]
+
+    def class_name(self, i: int) -> str:
+        names = self.label_names
+        return names[i] if 0 <= i < len(names) else str(i)
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.array([r["step"] for r in self.rows], dtype=np.int64)
+
+    def column(self, key: str) -> np.ndarray:
+        """``key`` of every row as floats; missing or null values are NaN."""
+        values = [r.get(key) for r in self.rows]
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+    @property
+    def resumed(self) -> bool:
+        """``wall_time`` restarts at each resume, so a drop between rows marks one."""
+        wall = self.column("wall_time")
+        return bool(np.any(np.diff(wall) < 0))
+
+    @property
+    def wall_time(self) -> float | None:
+        """Seconds of the whole run: timing.json's total (its last process) plus the
+        last logged ``wall_time`` of each earlier process (a lower bound if resumed)."""
+        total = self.timing.get("total")
+        if total is None:
+            return None
+        wall = self.column("wall_time")
+        ends = np.flatnonzero(np.diff(wall) < 0)  # last row of each interrupted process
+        return float(total) + float(np.nansum(wall[ends]))
+
+
+def method_label(config: dict) -> str:
+    """``random``, ``spl``, …; LGL adds its order's initial and stages: ``lgl_d3``."""
+    name = str(config.get("method.name", "random"))
+    if name == "lgl":
+        order = str(config.get("method.order", "random"))
+        return f"lgl_{order[:1]}{int(config.get('method.num_stages', 3))}"
+    return name
+
+
+def method_sort_key(label: str) -> tuple:
+    """random, spl, spl_inv, spld, advise, lgl (orders r, d, s; fewer stages first), others.
+
+    ``label`` is a bare :func:`method_label` (no suffix).
+    """
+    if label.startswith("lgl_") and len(label) > 4:
+        initial, stages = label[4], label[5:]
+        order = [o[0] for o in LGL_ORDERS]
+        return (
+            METHOD_ORDER.index("lgl"),
+            order.index(initial) if initial in order else len(order),
+            int(stages) if stages.isdigit() else 0,
+            label,
+        )
+    rank = METHOD_ORDER.index(label) if label in METHOD_ORDER else len(METHOD_ORDER)
+    return (rank, 0, 0, label)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            value = json.load(f)
+        return value if isinstance(value, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _read_rows(path: str, log: Log) -> list[dict]:
+    rows = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                # A run still writing may leave a half line at the end.
+                log(f"{path}:{number}: skipped a malformed metrics line")
+    return [r for r in rows if isinstance(r, dict) and "step" in r]
+
+
+def load_run(path: str, *, suffix: str = "", log: Log = _warn) -> Run:
+    """Read one workdir."""
+    snapshots = sorted(glob.glob(os.path.join(path, "embeddings", "step_*.npz")))
+    return Run(
+        path=path,
+        config=_read_json(os.path.join(path, "config.json")),
+        rows=_read_rows(os.path.join(path, "metrics.jsonl"), log),
+        timing=_read_json(os.path.join(path, "timing.json")),
+        info=_read_json(os.path.join(path, "run_info.json")),
+        snapshots=[s for s in snapshots if not s.endswith(".tmp.npz")],
+        suffix=suffix,
+    )
+
+
+def find_workdirs(root: str) -> list[str]:
+    """Every directory below ``root`` (itself included) with metrics.jsonl and config.json."""
+    found = []
+    for directory, subdirs, files in os.walk(root):
+        if "metrics.jsonl" in files and "config.json" in files:
+            found.append(directory)
+            subdirs[:] = []  # a workdir's checkpoints can be large trees; runs do not nest
+            continue
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+    return sorted(found)
+
+
+def load_runs(
+    paths: Iterable[str],
+    *,
+    suffixes: Sequence[str] | None = None,
+    include_unfinished: bool = False,
+    log: Log = _warn,
+) -> list[Run]:
+    """Every run below ``paths``; unfinished runs are dropped with a warning unless
+    ``include_unfinished`` (then they are kept and ``Run.finished`` is False).
+
+    ``suffixes`` (one per path) is appended to the method labels of that path's runs,
+    so two sweeps of the same methods can share one table.
+    """
+    paths = list(paths)
+    suffixes = list(suffixes) if suffixes else [""] * len(paths)
+    if len(suffixes) != len(paths):
+        raise ValueError(f"{len(suffixes)} label suffixes for {len(paths)} run directories")
+    runs, seen = [], set()
+    for root, suffix in zip(paths, suffixes, strict=True):
+        for workdir in find_workdirs(root):
+            real = os.path.realpath(workdir)
+            if real in seen:  # overlapping roots
+                continue
+            seen.add(real)
+            run = load_run(workdir, suffix=suffix, log=log)
+            if not run.rows:
+                log(f"{workdir}: no evaluation rows yet; ignored")
+                continue
+            if not run.finished:
+                state = f"step {run.last_step} of {run.num_steps}"
+                if include_unfinished:
+                    log(f"{workdir}: unfinished ({state}); included and flagged")
+                else:
+                    log(f"{workdir}: unfinished ({state}); ignored")
+                    continue
+            runs.append(run)
+    return runs
+
+
+# ---- grouping ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Group:
+    """The seeds of one method in one setting."""
+
+    dataset: str
+    setting: str
+    label: str
+    runs: list[Run]
+
+    @property
+    def suffix(self) -> str:
+        return self.runs[0].suffix
+
+    @property
+    def method(self) -> str:
+        return self.runs[0].method
+
+    @property
+    def is_toy(self) -> bool:
+        return self.dataset == "toy"
+
+    @property
+    def context(self) -> tuple[str, str, str]:
+        """Groups with the same context are compared (and related to its ``random``)."""
+        return (self.dataset, self.setting, self.suffix)
+
+    @property
+    def num_steps(self) -> int:
+        return max(r.num_steps for r in self.runs)
+
+
+def _differing_keys(runs: list[Run]) -> list[str]:
+    keys = set().union(*(r.config for r in runs)) - IGNORED_KEYS
+    return sorted(
+        k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
+    )
+
+
+def group_runs(runs: Iterable[Run], *, log: Log = _warn) -> list[Group]:
+    """Group by (dataset, setting, label) in a fixed order (random first in each setting).
+
+    Runs with one label but different configs (say LGL's ``paper`` and ``fair``
+    budgets side by side) are not averaged together: the label gets the differing
+    keys, e.g. ``lgl_r3 (budget=paper, num_steps=3000)``.
+    """
+    buckets: dict[tuple[str, str, str], list[Run]] = {}
+    for run in runs:
+        buckets.setdefault((run.dataset, run.setting, run.label), []).append(run)
+    groups = []
+    for (dataset, setting, label), members in buckets.items():
+        keys = _differing_keys(members)
+        parts: dict[tuple, list[Run]] = {}
+        for run in members:
+            parts.setdefault(tuple(json.dumps(run.config.get(k)) for k in keys), []).append(run)
+        for values, part in parts.items():
+            name = label
+            if keys:
+                shown = ", ".join(
+                    f"{k.rsplit('.', 1)[-1]}={json.loads(v)}"
+                    for k, v in zip(keys, values, strict=True)
+                )
+                name = f"{label} ({shown})"
+            part.sort(key=lambda r: (r.seed, r.path))
+            seeds = [r.seed for r in part]
+            if len(set(seeds)) < len(seeds):
+                log(f"{name} [{dataset}, {setting}]: a seed appears more than once: {seeds}")
+            groups.append(Group(dataset, setting, name, part))
+    groups.sort(
+        key=lambda g: (
+            g.dataset,
+            g.setting,
+            g.suffix,
+            method_sort_key(method_label(g.runs[0].config)),
+            g.label,
+        )
+    )
+    return groups
+
+
+def reference_group(group: Group, groups: Sequence[Group]) -> Group | None:
+    """The ``random`` group of ``group``'s context (the baseline of the relative columns)."""
+    for g in groups:
+        if g.context == group.context and g.method == "random" and g.label == "random" + g.suffix:
+            return g
+    return None

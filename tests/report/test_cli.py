@@ -1,0 +1,124 @@
+"""``python -m lgl_spl.report`` end to end, through ``main([...])``."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from lgl_spl.report import main
+from tests.report.helpers import write_run, write_snapshots
+from tests.report.test_similarity import _rows as lgl_rows
+
+
+def make_sweep(root):
+    """Fashion-MNIST: random, spld, advise (t-SNE snapshots), lgl_d3 × 2 seeds, one
+    unfinished spl; toy: random, spl, lgl × 2 seeds."""
+    for seed in (0, 1):
+        write_run(root / "random" / f"seed_{seed}", seed=seed, accs=[0.5, 0.7, 0.8 + seed / 50])
+        write_run(root / "spld" / f"seed_{seed}", method="spld", seed=seed, extra=[0, 0, 960])
+        advise = write_run(root / "advise" / f"seed_{seed}", method="advise", seed=seed)
+        if seed == 0:
+            write_snapshots(advise, steps=(0, 100, 200, 300), n=24)
+        write_run(
+            root / "lgl_d3" / f"seed_{seed}",
+            method="lgl",
+            seed=seed,
+            accs=[0.3, 0.5, 0.6, 0.8],
+            config={"method.order": "dissimilar"},
+            row_extra=lgl_rows(),
+        )
+        for method in ("random", "spl", "lgl"):
+            write_run(
+                root / "toy" / method / f"seed_{seed}",
+                method=method,
+                seed=seed,
+                dataset="toy",
+                model="mlp1",
+                train_loss=[1.0, 0.6, 0.3],
+            )
+    write_run(root / "spl" / "seed_0", method="spl", last_step=200)  # unfinished
+    return root
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    return make_sweep(tmp_path / "runs")
+
+
+def test_end_to_end(sweep, tmp_path, capsys):
+    out = tmp_path / "report"
+    code = main([str(sweep), "--out", str(out), "--title", "Fashion-MNIST", "--tsne-iters", "250"])
+    assert code == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "table.md",
+        "table.csv",
+        "summary.json",
+        "curves.png",
+        "tsne.png",
+        "lgl_similarity.md",
+        "toy_loss.png",
+    }
+    for png in ("curves.png", "tsne.png", "toy_loss.png"):
+        assert (out / png).stat().st_size > 1000
+    captured = capsys.readouterr()
+    assert "unfinished (step 200 of 300); ignored" in captured.err
+    assert "t-SNE of" in captured.out and "wrote table.md" in captured.out
+
+    with open(out / "table.csv") as f:
+        rows = list(csv.DictReader(f))
+    fm = [r["method"] for r in rows if r["dataset"] == "fashion_mnist"]
+    assert fm == ["random", "spld", "advise", "lgl_d3"]  # the unfinished spl is left out
+    toy = [r["method"] for r in rows if r["dataset"] == "toy"]
+    assert toy == ["random", "spl", "lgl_r3"]
+    random = rows[fm.index("random")]
+    assert float(random["final_test_accuracy_mean_pct"]) == pytest.approx(
+        100 * np.mean([0.8, 0.82]), abs=1e-4
+    )
+    spld = rows[fm.index("spld")]
+    assert float(spld["extra_forward_vs_random_training"]) == pytest.approx(960 / (300 * 32))
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(summary["rows"]) == len(rows)
+    md = (out / "table.md").read_text()
+    assert "| dataset | setting | method |" in md  # two settings: the columns say which
+    assert "Ankle boot" in (out / "lgl_similarity.md").read_text()
+
+
+def test_notes_when_there_is_nothing_to_plot(tmp_path, capsys):
+    write_run(tmp_path / "runs" / "random" / "seed_0")
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {
+        "table.md",
+        "table.csv",
+        "summary.json",
+        "curves.png",
+    }
+    text = capsys.readouterr().out
+    assert "tsne.png skipped" in text
+    assert "lgl_similarity.md skipped" in text
+    assert "toy_loss.png skipped" in text
+
+
+def test_include_unfinished_and_label_suffixes(tmp_path):
+    write_run(tmp_path / "a" / "random" / "seed_0")
+    write_run(tmp_path / "b" / "random" / "seed_0", last_step=100)
+    out = tmp_path / "report"
+    argv = [str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out), "--include-unfinished"]
+    assert main(argv + ["--label-suffix", "@a", "@b"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [(r["method"], r["unfinished"]) for r in summary["rows"]] == [
+        ("random@a", 0),
+        ("random@b", 1),
+    ]
+
+
+def test_bad_input_exits_with_one_line(tmp_path, capsys):
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: run directory")
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 1
+    assert "no finished runs" in capsys.readouterr().err
+    two = [str(tmp_path / "empty"), str(tmp_path / "empty")]
+    assert main(two + ["--out", str(tmp_path / "o"), "--label-suffix", "a", "b", "c"]) == 2

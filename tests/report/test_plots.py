@@ -1,0 +1,96 @@
+"""Curves, toy loss and t-SNE figures are written (and the curve maths is right)."""
+
+import numpy as np
+import pytest
+
+from lgl_spl.report import group_curve, group_runs, load_runs, plot_curves, plot_toy_loss
+from lgl_spl.report.tsne import pick_snapshots, plot_tsne, tsne_run
+from tests.report.helpers import write_snapshots
+
+
+def _groups(root, **kw):
+    return group_runs(load_runs([root], log=lambda m: None, **kw))
+
+
+def _is_png(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_group_curve_mean_and_bands(run_factory):
+    run_factory("random/seed_0", accs=[0.2, 0.4, 0.6])
+    run_factory("random/seed_1", seed=1, accs=[0.4, 0.6, 0.9])
+    (group,) = _groups(run_factory.root)
+    curve = group_curve(group, "test_accuracy")
+    np.testing.assert_array_equal(curve.steps, [100, 200, 300])
+    np.testing.assert_allclose(curve.mean, [0.3, 0.5, 0.75])
+    np.testing.assert_allclose(curve.low, [0.2, 0.4, 0.6])
+    np.testing.assert_allclose(curve.high, [0.4, 0.6, 0.9])
+    std = group_curve(group, "test_accuracy", band="std")
+    spread = np.std([[0.2, 0.4, 0.6], [0.4, 0.6, 0.9]], axis=0, ddof=1)
+    np.testing.assert_allclose(std.high - std.mean, spread)
+
+
+def test_curves_png(run_factory, tmp_path):
+    for seed in (0, 1):
+        run_factory(f"random/seed_{seed}", seed=seed)
+        run_factory(f"spl/seed_{seed}", method="spl", seed=seed, accs=[0.4, 0.6, 0.75])
+        run_factory(
+            f"lgl/seed_{seed}", method="lgl", seed=seed, num_steps=600, accs=[0.2, 0.5, 0.7, 0.9]
+        )
+    path = tmp_path / "curves.png"
+    assert plot_curves(_groups(run_factory.root), str(path), title="T") == str(path)
+    assert path.stat().st_size > 1000 and _is_png(path)
+    assert plot_curves([], str(tmp_path / "none.png")) is None
+
+
+def test_toy_loss_png_one_panel_per_network_and_layout(run_factory, tmp_path):
+    for model in ("mlp1", "mlp3"):
+        for method in ("random", "spl", "spl_inv", "lgl"):
+            run_factory(
+                f"{method}/{model}/seed_0",
+                method=method,
+                dataset="toy",
+                model=model,
+                train_loss=[1.0, 0.5, 0.2],
+            )
+    path = tmp_path / "toy_loss.png"
+    assert plot_toy_loss(_groups(run_factory.root), str(path)) == str(path)
+    assert path.stat().st_size > 1000 and _is_png(path)
+
+
+def test_toy_loss_skipped_without_toy_runs(run_factory, tmp_path):
+    run_factory("random/seed_0")
+    assert plot_toy_loss(_groups(run_factory.root), str(tmp_path / "t.png")) is None
+    assert not (tmp_path / "t.png").exists()
+
+
+def test_pick_snapshots_first_middle_last():
+    paths = [f"s{i}" for i in range(10)]
+    assert pick_snapshots(paths, 4) == ["s0", "s3", "s6", "s9"]
+    assert pick_snapshots(paths[:2], 4) == ["s0", "s1"]
+    assert pick_snapshots([], 4) == []
+
+
+def test_tsne_png_on_tiny_snapshots(run_factory, tmp_path):
+    path = run_factory("advise/seed_0", method="advise")
+    write_snapshots(path)
+    run_factory("advise/seed_1", method="advise", seed=1)  # no snapshots
+    runs = load_runs([run_factory.root])
+    run = tsne_run(runs)
+    assert run.path == path and len(run.snapshots) == 5
+    out = tmp_path / "tsne.png"
+    result = plot_tsne(run, str(out), panels=3, max_points=30, max_iter=250, log=lambda m: None)
+    assert result == str(out)
+    assert out.stat().st_size > 1000 and _is_png(out)
+
+
+def test_no_advise_snapshots_means_no_tsne(run_factory):
+    run_factory("advise/seed_0", method="advise")
+    assert tsne_run(load_runs([run_factory.root])) is None
+
+
+@pytest.mark.parametrize("band", ["minmax", "std"])
+def test_bands_accepted(run_factory, tmp_path, band):
+    run_factory("random/seed_0")
+    assert plot_curves(_groups(run_factory.root), str(tmp_path / "c.png"), band=band)

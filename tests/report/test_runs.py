@@ -1,0 +1,161 @@
+"""Finding, reading and grouping runs."""
+
+import ast
+import pathlib
+
+from lgl_spl.report import find_workdirs, group_runs, load_runs, method_label
+
+
+def test_finds_workdirs_recursively_and_skips_other_dirs(run_factory, tmp_path):
+    a = run_factory("sweep/random/seed_0")
+    b = run_factory("sweep/spl/lr-0.1/seed_1", method="spl")
+    (tmp_path / "runs" / "sweep" / "notes").mkdir()
+    (tmp_path / "runs" / "sweep" / "notes" / "metrics.jsonl").write_text("")  # no config.json
+    assert find_workdirs(run_factory.root) == sorted([a, b])
+
+
+def test_method_labels():
+    assert method_label({"method.name": "spld"}) == "spld"
+    lgl = {"method.name": "lgl", "method.order": "dissimilar", "method.num_stages": 3}
+    assert method_label(lgl) == "lgl_d3"
+    assert method_label({**lgl, "method.order": "similar", "method.num_stages": 4}) == "lgl_s4"
+    assert method_label({"method.name": "lgl"}) == "lgl_r3"  # the sampler's defaults
+
+
+def test_groups_lgl_orders_separately_in_a_fixed_order(run_factory):
+    for seed in (0, 1):
+        for order in ("similar", "dissimilar", "random"):
+            run_factory(
+                f"lgl_{order}/seed_{seed}",
+                method="lgl",
+                seed=seed,
+                config={"method.order": order, "method.num_stages": 3},
+            )
+        run_factory(
+            f"lgl_r2/seed_{seed}",
+            method="lgl",
+            seed=seed,
+            config={"method.num_stages": 2, "method.order": "random"},
+        )
+        for method in ("advise", "spl_inv", "random", "spld", "spl"):
+            run_factory(f"{method}/seed_{seed}", method=method, seed=seed)
+    groups = group_runs(load_runs([run_factory.root]))
+    labels = [g.label for g in groups]
+    assert labels == [
+        "random",
+        "spl",
+        "spl_inv",
+        "spld",
+        "advise",
+        "lgl_r2",
+        "lgl_r3",
+        "lgl_d3",
+        "lgl_s3",
+    ]
+    assert all([r.seed for r in g.runs] == [0, 1] for g in groups)
+    orders = {
+        g.label: {r.config["method.order"] for r in g.runs} for g in groups if "lgl" in g.label
+    }
+    assert orders["lgl_d3"] == {"dissimilar"} and orders["lgl_s3"] == {"similar"}
+
+
+def test_toy_runs_are_grouped_by_model_and_layout(run_factory):
+    for model in ("mlp1", "mlp3"):
+        for layout in ("separable", "overlapping"):
+            for seed in (0, 1):
+                run_factory(
+                    f"toy_random/{model}-{layout}/seed_{seed}",
+                    dataset="toy",
+                    model=model,
+                    seed=seed,
+                    config={"data.toy_layout": layout},
+                )
+    groups = group_runs(load_runs([run_factory.root]))
+    assert sorted(g.setting for g in groups) == [
+        "mlp1/overlapping",
+        "mlp1/separable",
+        "mlp3/overlapping",
+        "mlp3/separable",
+    ]
+    assert all(len(g.runs) == 2 and g.label == "random" for g in groups)
+
+
+def test_unfinished_runs_are_ignored_with_a_warning_or_included_flagged(run_factory):
+    run_factory("random/seed_0")
+    run_factory("random/seed_1", seed=1, last_step=200)  # interrupted at 200 of 300
+    run_factory("random/seed_2", seed=2, accs=())  # started, no evaluation yet
+    messages = []
+    runs = load_runs([run_factory.root], log=messages.append)
+    assert [r.seed for r in runs] == [0]
+    assert any("seed_1: unfinished (step 200 of 300); ignored" in m for m in messages)
+    assert any("seed_2: no evaluation rows yet" in m for m in messages)
+
+    messages.clear()
+    runs = load_runs([run_factory.root], include_unfinished=True, log=messages.append)
+    assert [(r.seed, r.finished) for r in runs] == [(0, True), (1, False)]
+    assert any("included and flagged" in m for m in messages)
+
+
+def test_malformed_trailing_line_is_skipped(run_factory):
+    path = run_factory("random/seed_0")
+    with open(f"{path}/metrics.jsonl", "a") as f:
+        f.write('{"step": 3')  # a run caught mid-write
+    messages = []
+    (run,) = load_runs([run_factory.root], log=messages.append)
+    assert len(run.rows) == 3 and run.finished
+    assert any("malformed" in m for m in messages)
+
+
+def test_same_label_with_different_configs_is_split(run_factory):
+    for seed in (0, 1):
+        lgl = {"method.num_stages": 3, "method.order": "random"}
+        run_factory(
+            f"fair/seed_{seed}",
+            method="lgl",
+            seed=seed,
+            config=dict(lgl, **{"method.budget": "fair"}),
+        )
+        run_factory(
+            f"paper/seed_{seed}",
+            method="lgl",
+            seed=seed,
+            num_steps=600,
+            config=dict(lgl, **{"method.budget": "paper"}),
+        )
+    labels = [g.label for g in group_runs(load_runs([run_factory.root]))]
+    assert labels == [
+        "lgl_r3 (budget=fair, num_steps=300)",
+        "lgl_r3 (budget=paper, num_steps=600)",
+    ]
+
+
+def test_label_suffix_per_root(tmp_path):
+    from tests.report.helpers import write_run
+
+    write_run(tmp_path / "a" / "r0")
+    write_run(tmp_path / "b" / "r0")
+    runs = load_runs([tmp_path / "a", tmp_path / "b"], suffixes=["@a", "@b"])
+    groups = group_runs(runs)
+    assert [g.label for g in groups] == ["random@a", "random@b"]
+
+
+def test_report_package_never_imports_jax_or_the_training_side():
+    """Reports run without accelerators: only numpy, matplotlib, sklearn and the stdlib."""
+    package = pathlib.Path(__file__).parents[2] / "lgl_spl" / "report"
+    allowed = {"numpy", "matplotlib", "sklearn", "threadpoolctl", "lgl_spl"}
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top != "jax" and top != "flax", f"{source.name} imports {name}"
+                if top == "lgl_spl":
+                    assert name.startswith("lgl_spl.report"), f"{source.name} imports {name}"
+                elif top not in allowed:
+                    import sys
+
+                    assert top in sys.stdlib_module_names, f"{source.name} imports {name}"
