@@ -64,7 +64,7 @@ def _colours(labels: Sequence[str]) -> dict[str, tuple]:
     return {label: cmap(i % cmap.N) for i, label in enumerate(labels)}
 
 
-def _grid(n: int, width: float = 5.0, height: float = 3.8):
+def _grid(n: int, width: float = 6.0, height: float = 4.2):
     from matplotlib.figure import Figure
 
     cols = min(n, 3)
@@ -113,7 +113,7 @@ def plot_curves(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     heading = f"{title}: test accuracy" if title else "Test accuracy"
-    fig.suptitle(f"{heading} (mean over seeds; {BAND_NOTE[band]})")
+    fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
     fig.savefig(path, dpi=120)
     return path
 
@@ -153,6 +153,6 @@ def plot_toy_loss(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     heading = f"{title}: toy training loss" if title else "Toy data: training loss"
-    fig.suptitle(f"{heading} (mean over seeds; {BAND_NOTE[band]})")
+    fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
     fig.savefig(path, dpi=120)
     return path

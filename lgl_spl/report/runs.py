@@ -295,7 +295,9 @@ class Group:
 
 
 def _differing_keys(runs: list[Run]) -> list[str]:
-    keys = set().union(*(r.config for r in runs)) - IGNORED_KEYS
+    # Only keys every run has: a key the project added later (its default then in
+    # force) does not split runs made before it existed.
+    keys = set.intersection(*(set(r.config) for r in runs)) - IGNORED_KEYS
     return sorted(
         k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
     )

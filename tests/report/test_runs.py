@@ -159,3 +159,10 @@ def test_report_package_never_imports_jax_or_the_training_side():
                     import sys
 
                     assert top in sys.stdlib_module_names, f"{source.name} imports {name}"
+
+
+def test_a_key_missing_from_older_runs_does_not_split_them(run_factory):
+    run_factory("old/seed_0", method="spl", seed=0)
+    run_factory("new/seed_1", method="spl", seed=1, config={"train.eval_train_loss": False})
+    (group,) = group_runs(load_runs([run_factory.root]))
+    assert group.label == "spl" and [r.seed for r in group.runs] == [0, 1]
