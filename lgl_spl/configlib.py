@@ -44,6 +44,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.num_devices = 0  # 0 = every device of every process
     c.train.log_every = 100
     c.train.checkpoint_every = 0  # steps; 0 = at every evaluation
+    c.train.eval_train_loss = False  # also log full_train_loss: every example, every class
     c.train.optimizer = "sgd"
     c.train.learning_rate = 0.1
     c.train.momentum = 0.9
@@ -277,6 +278,7 @@ def toy_student():
     c.train.batch_size = 30
     c.train.num_steps = 2000
     c.train.eval_every = 100
+    c.train.eval_train_loss = True  # LGL Fig. 2 plots the training loss
     c.train.log_every = 500
     c.train.optimizer = "sgd"
     c.train.learning_rate = 0.01

@@ -6,6 +6,7 @@ resumes from the workdir's checkpoint.
 
 from __future__ import annotations
 
+import re
 import sys
 
 from absl import flags
@@ -39,11 +40,29 @@ def _run(argv) -> None:
     train_and_evaluate(config, _WORKDIR.value, allow_config_change=_ALLOW.value)
 
 
+def _unknown_override(error: Exception) -> str:
+    """Name the override whose key the config lacks (config_flags names only the key)."""
+    text = str(error).replace("\\n", "\n").replace("\\'", "'")
+    quoted = re.findall(r"'([A-Za-z0-9_.]+)'", text)
+    key = quoted[0] if quoted else ""
+    hint = re.search(r'Did you mean "([^"]+)"', text)
+    overrides = [a.split("=")[0][2:] for a in sys.argv[1:] if a.startswith("--config.")]
+    culprit = next((o for o in overrides if key and key.split(".")[-1] in o.split(".")[1:]), None)
+    if culprit is None:  # not an override: the config file itself failed
+        first = (text.strip().splitlines() or [""])[0]
+        return f"cannot build the config: {type(error).__name__}: {first}"
+    suggestion = f"; did you mean {hint.group(1)!r}?" if hint else " (check its spelling)"
+    return f"--{culprit}: the config has no key {culprit[len('config.') :]!r}{suggestion}"
+
+
 def main() -> None:
     try:
         argv = flags.FLAGS(sys.argv)
     except flags.Error as e:
         print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (AttributeError, KeyError) as e:  # --config.KEY=VALUE with a KEY the config lacks
+        print(f"error: {_unknown_override(e)}", file=sys.stderr)
         sys.exit(2)
     try:
         _run(argv)

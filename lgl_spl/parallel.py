@@ -1,11 +1,19 @@
-"""Data parallelism: a ('data',) mesh, replicated state, batch-sharded inputs; multi-host set-up."""
+"""Data parallelism: a ('data',) mesh, replicated state, batch-sharded inputs; multi-host set-up.
+
+Multi-process runs (``jax.distributed``) use the same code: every process builds
+the same global arrays from the same seed, puts its own part on its own devices,
+and reads results back with :func:`to_host`.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
@@ -16,8 +24,8 @@ def maybe_initialize_distributed() -> None:
     """Join a multi-process run when the environment describes one.
 
     ``jax.distributed.initialize()`` reads SLURM, Open MPI and Cloud TPU
-    environments itself; a plain multi-process launch sets
-    ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
+    environments itself; a plain multi-process launch (``launch/multiprocess.py``)
+    sets ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``.
     """
     if jax.distributed.is_initialized():
         return
@@ -32,6 +40,24 @@ def maybe_initialize_distributed() -> None:
         )
     elif slurm:
         jax.distributed.initialize()
+    else:
+        return
+    sys.excepthook = _exit_on_uncaught
+    if jax.default_backend() == "cpu":
+        # gloo gives the processes 30 s to meet when it sets up its communicator (at the
+        # first collective); on a loaded machine their start-ups (data, compilation)
+        # drifted further apart than that. Set it up now, while the processes are still
+        # in step after the start-up handshake.
+        multihost_utils.sync_global_devices("lgl_spl: collectives up")
+
+
+def _exit_on_uncaught(exc_type, exc, tb) -> None:
+    """Report and exit at once: the normal exit waits for the other processes at a
+    shutdown barrier, while they wait for this one in a collective."""
+    sys.__excepthook__(exc_type, exc, tb)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(1)
 
 
 def make_mesh(num_devices: int = 0) -> Mesh:
@@ -51,31 +77,91 @@ def batch_sharded(mesh: Mesh) -> NamedSharding:
 
 
 def put_replicated(tree, mesh: Mesh):
-    """Place a host pytree (identical on every process) on every device."""
+    """Place a pytree (identical on every process) on every device of ``mesh``."""
     sharding = replicated(mesh)
     if jax.process_count() == 1:
         return jax.device_put(tree, sharding)
-    return jax.tree.map(
-        lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), tree
-    )
+    return jax.tree.map(lambda x: _replicate_global(x, sharding), tree)
+
+
+def _replicate_global(x, sharding: NamedSharding) -> jax.Array:
+    if isinstance(x, jax.Array):
+        if not x.is_fully_addressable:
+            return x if x.sharding == sharding else jax.device_put(x, sharding)
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            # Typed keys have no host form: move their raw bits, rewrap on device.
+            data = _replicate_global(jax.random.key_data(x), sharding)
+            return _wrap_key(data, jax.random.key_impl(x), sharding)
+    # Replicated: each process's local data is the whole array, so nothing is exchanged.
+    return jax.make_array_from_process_local_data(sharding, np.asarray(x))
+
+
+def _wrap_key(data: jax.Array, impl, sharding: NamedSharding) -> jax.Array:
+    wrap = jax.jit(lambda d: jax.random.wrap_key_data(d, impl=impl), out_shardings=sharding)
+    return wrap(data)
 
 
 def put_batch(global_array: np.ndarray, mesh: Mesh) -> jax.Array:
     """Shard a host array whose leading axis is the global batch.
 
     Every process computes the same global array from the same seed and feeds
-    only its own slice, so multi-host runs need no data exchange.
+    only the rows of its own devices, so multi-host runs need no data exchange.
     """
     sharding = batch_sharded(mesh)
     if jax.process_count() == 1:
         return jax.device_put(global_array, sharding)
-    n = global_array.shape[0] // jax.process_count()
-    start = jax.process_index() * n
-    return jax.make_array_from_process_local_data(
-        sharding, global_array[start : start + n], global_array.shape
+    return jax.make_array_from_callback(
+        global_array.shape, sharding, lambda index: global_array[index]
     )
+
+
+def to_host(x) -> np.ndarray:
+    """The whole value of ``x`` as a numpy array, on every process.
+
+    Batch-sharded outputs of a multi-process run are spread over processes, so
+    they are gathered; in one process this is ``jax.device_get``.
+    """
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        if x.is_fully_replicated:
+            return np.asarray(x.addressable_data(0))
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(jax.device_get(x))
 
 
 def is_leader() -> bool:
     """Process 0 writes logs, metrics and drives checkpoint coordination."""
     return jax.process_index() == 0
+
+
+class PreemptionWatch:
+    """SIGTERM: finish the current step, then stop at a step all processes agree on.
+
+    In one process a Python handler sets a flag. In a multi-process run each
+    process may get the signal at a different step, and a checkpoint saved at
+    different steps would deadlock; there JAX's preemption service (which
+    handles SIGTERM itself once ``jax.distributed`` is up) picks the common step.
+    """
+
+    def __init__(self):
+        self._flag = False
+        self._previous = None
+        self._multi = jax.process_count() > 1
+
+    def start(self) -> None:
+        if not self._multi:
+            self._previous = signal.signal(signal.SIGTERM, self._set)
+
+    def stop(self) -> None:
+        """Give SIGTERM back to whoever had it before :meth:`start`."""
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
+
+    def _set(self, *_) -> None:
+        self._flag = True
+
+    def reached(self, step: int) -> bool:
+        """Whether to save and stop after ``step``; call it once per step on every process."""
+        if self._multi:
+            return multihost_utils.reached_preemption_sync_point(step)
+        return self._flag

@@ -1,6 +1,53 @@
-"""Test set-up: two forced CPU devices so data-parallel code paths are exercised."""
+"""Test set-up: two forced CPU devices, and one XLA compilation cache per pytest session.
 
+Two devices make the data-parallel code paths run. The cache matters for time: many
+tests build the same student (a tiny LeNet on digits) and every ``train_and_evaluate``
+jits its steps afresh, so without a persistent cache each run, resume and CLI
+subprocess recompiles identical programs. The cache is a fresh directory per session
+(its xdist workers share it; concurrent sessions never do; directories of finished
+sessions are removed), so nothing carries over between sessions. A cached entry is
+the executable XLA would build again: results are unchanged, an unreadable entry is
+only recompiled, and the tests that count compilations count traces, which the cache
+does not touch. An already-configured cache (e.g. ``JAX_COMPILATION_CACHE_DIR``) is
+left alone. The directory scheme matches ``tests/reliability/conftest.py``'s.
+"""
+
+import glob
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402  (after the device flags)
+
+_PREFIX = os.path.join(tempfile.gettempdir(), f"lgl_spl-xla-cache-{os.getuid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _session_cache() -> str:
+    # xdist workers are children of the session's main process.
+    session = os.getppid() if os.environ.get("PYTEST_XDIST_WORKER") else os.getpid()
+    for old in glob.glob(_PREFIX + "*"):
+        pid = old[len(_PREFIX) :]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    path = f"{_PREFIX}{session}"
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+if not jax.config.jax_compilation_cache_dir:
+    jax.config.update("jax_compilation_cache_dir", _session_cache())
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

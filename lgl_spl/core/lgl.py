@@ -75,9 +75,9 @@ def choose_classes(
         h = jnp.asarray(entropies, jnp.float32)
         # A class with no examples (NaN) comes last whichever the order.
         score = jnp.where(jnp.isnan(h), -jnp.inf, h if strategy == "dissimilar" else -h)
-    score = jnp.where(remaining, score, -jnp.inf)
-    # Stable descending order: the lower class index wins ties.
-    order = jnp.argsort(-score, stable=True)
+    # Remaining classes first (even one scored -inf, e.g. a class without examples), then
+    # by descending score; stable, so the lower class index wins ties.
+    order = jnp.lexsort((-score, ~remaining))
     rank = jnp.zeros(c, jnp.int32).at[order].set(jnp.arange(c, dtype=jnp.int32))
     return remaining & (rank < num)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import zipfile
 from typing import NamedTuple
 
 import numpy as np
@@ -73,14 +75,22 @@ def load_npz(path: str) -> Raw:
         raise ConfigError(f"npz file {path!r} does not exist")
     try:
         f = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise ConfigError(f"npz file {path!r} cannot be read: {e}") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a bare .npy array
+        raise ConfigError(
+            f"npz file {path!r} holds a single array, not the arrays x_train, y_train, "
+            "x_test, y_test (save them with np.savez)"
+        )
     with f:
         missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in f.files]
         if missing:
             raise ConfigError(f"npz file {path!r} is missing the keys {missing}")
-        arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-        names = tuple(str(n) for n in f["label_names"]) if "label_names" in f.files else None
+        try:  # members are read lazily: a damaged archive or object arrays fail here
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            names = tuple(str(n) for n in f["label_names"]) if "label_names" in f.files else None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ConfigError(f"npz file {path!r} cannot be read: {e}") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.dtype != np.uint8:
@@ -149,10 +159,27 @@ def tfds_source(name: str, split: str, data_dir: str = ""):
             f"--file_format=array_record{' --data_dir ' + data_dir if data_dir else ''} "
             "(TensorFlow, the `tf` extra, is needed only to prepare a dataset), then copy it here"
         )
-    raise DatasetUnavailableError(
-        f"dataset {name!r} in {where} cannot be opened for random access ({error}); "
-        f"rebuild it with: tfds build {name} --file_format=array_record"
+    rebuild = f"tfds build {name} --file_format=array_record" + (
+        f" --data_dir {data_dir}" if data_dir else ""
     )
+    if isinstance(error, ImportError) or "tfrecord" in str(error).lower():
+        # Prepared as tfrecord files: only TensorFlow reads those, and only sequentially.
+        have_tf = importlib.util.find_spec("tensorflow") is not None
+        raise DatasetUnavailableError(
+            f"dataset {name!r} in {where} is stored in a format that needs TensorFlow "
+            f"(tfrecord){'' if have_tf else ', and TensorFlow is not installed'}; this project "
+            f"reads array_record files: pip install 'lgl_spl[tf]' && {rebuild}"
+        )
+    raise DatasetUnavailableError(
+        f"dataset {name!r} in {where} cannot be opened for random access "
+        f"({type(error).__name__}: {_first_line(error)}); rebuild it with: {rebuild}"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    """A library's (often multi-line) message, cut to one line for the one-line report."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:300] if lines else type(error).__name__
 
 
 def fetch(source, keys: list[int]) -> list[dict]:

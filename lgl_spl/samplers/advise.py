@@ -133,9 +133,15 @@ class AdviseSampler(SelfPacedSampler):
         self._steps = jax.jit(steps, donate_argnums=(0, 1))
         self._features = jax.jit(features)
 
+    @property
+    def _embed_batch(self) -> int:
+        """Batches of at most 1,000, evenly filled (1,438 examples: two of 719, not 1,000)."""
+        n = self.ctx.num_examples
+        return -(-n // -(-n // 1000))
+
     def _embed_all(self, net) -> np.ndarray:
         feed, n = self.ctx.feed, self.ctx.num_examples
-        size = 1000
+        size = self._embed_batch
         out = []
         for start in range(0, n, size):
             idx = np.minimum(np.arange(start, start + size), n - 1).astype(np.int32)
@@ -144,16 +150,27 @@ class AdviseSampler(SelfPacedSampler):
 
     def _refresh(self, net, clusters, key) -> dict:
         """Algorithm 1, lines 1–2: embed everything, k-means++ per class."""
+        jax.block_until_ready(net)  # embedding steps still queued are not clustering time
         with self.ctx.timed("clustering"):
             points = self._embed_all(net)
+            if not np.isfinite(points).all():  # k-means would silently cluster garbage
+                raise FloatingPointError(
+                    "the embedding net diverged: its embeddings are not finite before the "
+                    "cluster refresh; lower method.embed_lr"
+                )
             res = core.kmeans_per_class(key, points, self.ctx.labels, self.ctx.num_classes, self.k)
             ids = res.assignments
-            return dict(
-                clusters,
+            fresh = dict(
                 ids=ids,
                 centroids=res.centroids,
                 index=core.build_cluster_index(ids, num_clusters=self.num_clusters)._asdict(),
             )
+            # Same placement as the embedding steps' outputs: otherwise the first block
+            # after a refresh sees new input shardings and compiles the steps twice.
+            fresh = parallel.put_replicated(fresh, self.ctx.mesh)
+            # Wait here (once per refresh), so k-means is timed as clustering, not as
+            # the embedding steps queued behind it.
+            return dict(clusters, **jax.block_until_ready(fresh))
 
     # ---- the sampler --------------------------------------------------------------
 
@@ -242,10 +259,11 @@ class AdviseSampler(SelfPacedSampler):
             return None
         n = self.ctx.num_examples
         subset = np.sort(round_rng(self.ctx.seed, 0, 7).permutation(n)[:num])
-        padded = np.resize(subset, 1000 * -(-subset.size // 1000)).astype(np.int32)
+        size = self._embed_batch
+        padded = np.resize(subset, size * -(-subset.size // size)).astype(np.int32)
         out = [
             np.asarray(self._features(state["net"], self.ctx.feed.x, jnp.asarray(chunk)))
-            for chunk in padded.reshape(-1, 1000)  # _embed_all's batch: no new compilation
+            for chunk in padded.reshape(-1, size)  # _embed_all's batch: no new compilation
         ]
         return {
             "embeddings": np.concatenate(out)[: subset.size].astype(np.float32),

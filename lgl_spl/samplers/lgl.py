@@ -42,6 +42,12 @@ class LGLSampler:
                 f"method.num_stages must be between 1 and the {ctx.num_classes} classes, got {m}"
             )
         self.sizes = core.stage_sizes(ctx.num_classes, m)
+        if len(self.sizes) != m:  # e.g. 10 classes in 6 stages of ceil(10/6) = 2: only 5
+            raise ConfigError(
+                f"method.num_stages={m} cannot split {ctx.num_classes} classes into groups of "
+                f"ceil({ctx.num_classes}/{m}) = {self.sizes[0]}: that gives only "
+                f"{len(self.sizes)} stages; choose num_stages={len(self.sizes)}"
+            )
         cumulative = np.cumsum(self.sizes)
         rounds = ctx.num_rounds
         if rounds < len(self.sizes):
@@ -80,10 +86,21 @@ class LGLSampler:
                 np.float32,
             )
             entropies = np.where(trained, np.nan, entropies).astype(np.float32)
-        chosen = core.choose_classes(
-            key, entropies, ~trained, num=self.sizes[stage], strategy=strategy
+        # Classes without training examples (an npz's unused label) come last whatever the
+        # order: a stage made only of them would have nothing to train on.
+        has_examples = np.bincount(ctx.labels, minlength=ctx.num_classes) > 0
+        num = self.sizes[stage]
+        chosen = np.asarray(
+            core.choose_classes(key, entropies, ~trained & has_examples, num=num, strategy=strategy)
         )
-        return np.asarray(chosen), entropies
+        if chosen.sum() < num:
+            rest = ~trained & ~chosen
+            chosen = chosen | np.asarray(
+                core.choose_classes(
+                    key, entropies, rest, num=num - int(chosen.sum()), strategy=strategy
+                )
+            )
+        return chosen, entropies
 
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx

@@ -50,6 +50,16 @@ class SelfPacedSampler:
             raise ConfigError(
                 f"method.groups must be 'features' or 'pixels', got {self.group_source!r}"
             )
+        if rule == "spld":  # K clusters inside every class (advise checks the same)
+            counts = np.bincount(ctx.labels, minlength=ctx.num_classes)
+            smallest = int(counts[counts > 0].min()) if counts.any() else 0
+            if not 1 <= self.k <= smallest:
+                raise ConfigError(
+                    f"method.num_clusters K={self.k} is larger than the smallest class "
+                    f"({smallest} examples)"
+                    if self.k > smallest
+                    else f"method.num_clusters must be ≥ 1, got {self.k}"
+                )
 
     def init(self) -> dict:
         n = self.ctx.num_examples

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import time
 from typing import Any
@@ -22,7 +21,12 @@ from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.metrics import MetricsWriter, Progress
 from lgl_spl.train.state import TrainState, create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import Steps, make_steps
-from lgl_spl.train.validate import check_workdir, validate_config, validate_run
+from lgl_spl.train.validate import (
+    check_workdir,
+    validate_config,
+    validate_devices,
+    validate_run,
+)
 
 # Config keys that may change between an interrupted run and its resumption
 # without changing its results.
@@ -31,6 +35,13 @@ _RESUME_SAFE_KEYS = ("train.log_every", "train.checkpoint_every", "data.data_dir
 
 class _Preempted(Exception):
     pass
+
+
+@jax.jit
+def _all_finite(tree) -> jax.Array:
+    """Whether every floating-point leaf of ``tree`` is finite (one device reduction)."""
+    leaves = [x for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves] or [jnp.bool_(True)]))
 
 
 def _flatten(cfg, prefix="") -> dict[str, Any]:
@@ -56,6 +67,7 @@ class _Loop:
     def __init__(self, config, workdir: str):
         self.config = config
         self.workdir = workdir
+        validate_devices(config, len(jax.devices()))  # before the (slow) data load
         self.mesh = parallel.make_mesh(int(config.train.get("num_devices", 0)))
         self.leader = parallel.is_leader()
         self.dataset = data_lib.load(config.data, seed=config.seed)
@@ -118,6 +130,9 @@ class _Loop:
 
     def _batches(self, n: int):
         size = int(self.config.train.eval_batch_size)
+        # As few batches as eval_batch_size allows, evenly filled: 1,438 examples are two
+        # batches of 720, not two of 1,000 (28 % of the forward passes spent on padding).
+        size = -(-n // -(-n // size))
         size = -(-size // self.mesh.size) * self.mesh.size
         for start in range(0, n, size):
             idx = np.arange(start, start + size)
@@ -146,7 +161,7 @@ class _Loop:
             out = self.steps.score(self.state, *self.train_feed.batch(idx), mask)
             keep = w > 0
             for k in parts:
-                parts[k].append(np.asarray(jax.device_get(out[k]))[keep])
+                parts[k].append(parallel.to_host(out[k])[keep])
         self.extra_forward += self.num_train
         return Signals(
             losses=np.concatenate(parts["loss"]),
@@ -158,6 +173,8 @@ class _Loop:
     # ---- rounds -----------------------------------------------------------------
 
     def start_round(self, round_index: int) -> None:
+        # Let queued student steps finish, so the phases timed below are their own.
+        jax.block_until_ready(self.state)
         signals = None
         if self.sampler.needs_signals(self.sampler_state, round_index):
             mask = (
@@ -213,16 +230,11 @@ class _Loop:
             "class_mask": np.zeros(self.num_classes, bool),
         }
         like = self._checkpoint_tree_like(like_plan)
+        # The config is compared before the arrays are read: a changed config is
+        # reported as such, not as a shape mismatch deep inside orbax.
+        if not allow_config_change:
+            _refuse_changed_config(self.config, self.workdir, ckpt.restore_meta(step)["config"])
         tree, meta = ckpt.restore(step, like)
-        saved, now = meta["config"], config_fingerprint(self.config)
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
-        if changed and not allow_config_change:
-            raise ConfigError(
-                f"the checkpoint in {self.workdir} was made with a different config "
-                f"({', '.join(f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in changed[:5])}); "
-                "resume with the original config, use a new --workdir, or pass "
-                "--allow_config_change to continue anyway"
-            )
         self.state = tree["train"]
         self.sampler_state = tree["sampler"]
         self.plan = RoundPlan(
@@ -269,6 +281,11 @@ class _Loop:
         }
         if self.val_feed is not None:
             row["val_accuracy"], row["val_loss"] = self.evaluate(self.val_feed, mask)
+        if self.config.train.get("eval_train_loss", False):
+            # The loss on every training example and class, whatever the method trained on
+            # (LGL Fig. 2); an evaluation pass, not counted as extra training compute.
+            every_class = np.ones(self.num_classes, bool)
+            _, row["full_train_loss"] = self.evaluate(self.train_feed, every_class)
         row.update(self.plan.info)
         return row
 
@@ -282,10 +299,13 @@ class _Loop:
         if start:
             self.restore(ckpt, start, allow_config_change)
             self._log(f"resumed from the checkpoint at step {start} (round {self.round})")
+        self.write_run_files()  # only now: a refused resume leaves the workdir's files alone
         writer = MetricsWriter(self.workdir, resume_step=start, enabled=self.leader)
         progress = Progress(num_steps, int(cfg.log_every), start_step=start, enabled=self.leader)
-        preempted = {"flag": False}
-        previous = signal.signal(signal.SIGTERM, lambda *_: preempted.__setitem__("flag", True))
+        preemption = parallel.PreemptionWatch()
+        preemption.start()
+        if start == 0:
+            self.write_embedding_snapshot(0)
         t0 = time.time()
         last_row = None
         mask_dev = None
@@ -310,28 +330,69 @@ class _Loop:
                 )
                 pending.append((out["loss"], out["weight"]))
                 step += 1
+                stop = preemption.reached(step)
                 boundary = step % eval_every == 0 or step == num_steps
-                if boundary or step % ckpt_every == 0 or preempted["flag"]:
+                if boundary or step % ckpt_every == 0 or stop:
                     self._drain(pending, step)
                 if boundary:
                     with self.ctx.timed("evaluation"):
                         last_row = self.eval_row(step, t0)
                     writer.write(last_row)
+                    self.write_embedding_snapshot(step)
                     self.loss_sum = self.loss_weight = 0.0
                 progress.update(step, self.round, last_row and last_row["train_loss"])
-                if boundary or step % ckpt_every == 0 or preempted["flag"]:
+                if boundary or step % ckpt_every == 0 or stop:
                     self.save(ckpt, step)
-                if preempted["flag"]:
+                if stop:
                     raise _Preempted(step)
         except _Preempted as e:
             self._log(f"SIGTERM: checkpoint saved at step {e.args[0]}; re-run to resume")
             raise SystemExit(143) from None
         finally:
             self._write_timing(t0)
-            signal.signal(signal.SIGTERM, previous)
+            preemption.stop()
             writer.close()
             ckpt.close()
         return last_row
+
+    def write_embedding_snapshot(self, step: int) -> None:
+        """``DIR/embeddings/step_N.npz`` for samplers with an embedding net (ADVisE)."""
+        snapshot = getattr(self.sampler, "embedding_snapshot", None)
+        if snapshot is None:
+            return
+        with self.ctx.timed("evaluation"):
+            arrays = snapshot(self.sampler_state)
+        if arrays is None or not self.leader:
+            return
+        directory = os.path.join(self.workdir, "embeddings")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"step_{step:08d}.npz")
+        np.savez(path + ".tmp.npz", student_step=step, **arrays)
+        os.replace(path + ".tmp.npz", path)  # never a half-written snapshot
+
+    def write_run_files(self) -> None:
+        """``config.json`` and ``run_info.json`` of the run (written by the leader)."""
+        if not self.leader:
+            return
+        with open(os.path.join(self.workdir, "config.json"), "w") as f:
+            json.dump(_flatten(self.config), f, indent=1, sort_keys=True)
+        with open(os.path.join(self.workdir, "run_info.json"), "w") as f:
+            json.dump(self.run_info(), f, indent=1)
+
+    def run_info(self) -> dict:
+        """Facts about the run that the config alone does not give (for reports)."""
+        return {
+            "dataset": self.config.data.name,
+            "label_names": list(self.dataset.label_names),
+            "num_classes": self.num_classes,
+            "num_train": self.num_train,
+            "num_test": int(self.dataset.y_test.shape[0]),
+            "num_val": int(self.dataset.y_val.shape[0]),
+            "steps_per_round": self.steps_per_round,
+            "batch_size": self.batch,
+            "num_devices": int(self.mesh.size),
+            "num_processes": int(jax.process_count()),
+        }
 
     def _schedule_step(self, step: int) -> float:
         return (step - self.plan.schedule_start) * self.plan.schedule_scale
@@ -362,6 +423,13 @@ class _Loop:
             self.loss_sum += loss * w
             self.loss_weight += w
         pending.clear()
+        # A step's loss is computed before its update: the last update can still have
+        # blown the weights up. Never checkpoint (or evaluate) non-finite weights.
+        if not bool(np.asarray(_all_finite(self.state).addressable_data(0))):
+            raise FloatingPointError(
+                f"training diverged: the model's weights are not finite after step {step}; "
+                f"the last good checkpoint is kept in {self.workdir}/checkpoints"
+            )
 
     def _write_timing(self, t0: float) -> None:
         """Wall time by phase (kept out of metrics.jsonl, which must replay exactly)."""
@@ -378,6 +446,33 @@ class _Loop:
             print(message, file=sys.stderr, flush=True)
 
 
+def _refuse_changed_config(config, workdir: str, saved: dict) -> None:
+    """ConfigError naming the keys whose values differ from the checkpoint's config."""
+    now = config_fingerprint(config)
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if changed:
+        raise ConfigError(
+            f"the checkpoint in {workdir} was made with a different config "
+            f"({', '.join(f'{k}: {saved.get(k)!r} -> {now.get(k)!r}' for k in changed[:5])}); "
+            "resume with the original config, use a new --workdir, or pass "
+            "--allow_config_change to continue anyway"
+        )
+
+
+def _check_resumable(config, workdir: str) -> None:
+    """Refuse a changed config before the (slow) data and model set-up, not after it."""
+    directory = os.path.join(workdir, "checkpoints")
+    if not os.path.isdir(directory):
+        return
+    ckpt = Checkpoints(directory)
+    try:
+        step = ckpt.latest_step()
+        if step:
+            _refuse_changed_config(config, workdir, ckpt.restore_meta(step)["config"])
+    finally:
+        ckpt.close()
+
+
 def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = False) -> dict | None:
     """Train one run from ``config`` in ``workdir`` (resuming if it has a checkpoint).
 
@@ -386,8 +481,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     validate_config(config)
     check_workdir(workdir)
     parallel.maybe_initialize_distributed()
+    if not allow_config_change:
+        _check_resumable(config, workdir)
     loop = _Loop(config, workdir)
-    if loop.leader:
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            json.dump(_flatten(config), f, indent=1, sort_keys=True)
     return loop.run(allow_config_change)

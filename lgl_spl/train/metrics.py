@@ -8,6 +8,28 @@ import os
 import sys
 import time
 
+from lgl_spl.errors import ConfigError
+
+
+def _read_rows(path: str) -> list[dict]:
+    """The rows of a metrics.jsonl; a last line cut short by a kill mid-write is dropped.
+
+    (Its evaluation came after the last checkpoint, so the resumed run writes it again.)
+    """
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1 or line.endswith("\n"):
+                raise ConfigError(
+                    f"{path} line {i + 1} is not a JSON object; the file was changed by "
+                    "something else than this program: fix or remove it to resume"
+                ) from None
+    return rows
+
 
 class MetricsWriter:
     """Appends evaluation rows; on resume, forgets rows past the restored step."""
@@ -18,13 +40,12 @@ class MetricsWriter:
         self._tb = None
         if not enabled:
             return
-        rows = []
-        if os.path.exists(self.path):
-            with open(self.path) as f:
-                rows = [json.loads(line) for line in f if line.strip()]
+        rows = _read_rows(self.path) if os.path.exists(self.path) else []
         kept = [r for r in rows if r["step"] <= resume_step]
-        with open(self.path, "w") as f:
+        # Replace the file in one rename: a kill during the rewrite loses no row.
+        with open(self.path + ".tmp", "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in kept)
+        os.replace(self.path + ".tmp", self.path)
         try:
             from tensorboardX import SummaryWriter
 

@@ -25,6 +25,16 @@ CASES = {
 }
 
 
+def key(seed: int) -> jax.Array:
+    """A PRNG key for the tests that run a model.
+
+    XLA spends seconds compiling each threefry draw, once per distinct parameter
+    shape, which made these tests the slowest of the suite; the models, not the
+    key implementation, are under test, so they use XLA's RngBitGenerator.
+    """
+    return jax.random.key(seed, impl="rbg")
+
+
 def param_count(name, num_classes, shape, **kw):
     model = get_model(name, num_classes=num_classes, **kw)
     variables = jax.eval_shape(
@@ -49,17 +59,15 @@ def test_shapes_in_train_and_eval(name):
         if "embed" in name
         else (get_model(name, num_classes=7, width=width))
     )
-    x = jax.random.normal(jax.random.key(0), (3, *shape))
-    variables = model.init(
-        {"params": jax.random.key(1), "dropout": jax.random.key(2)}, x, train=False
-    )
+    x = jax.random.normal(key(0), (3, *shape))
+    variables = model.init({"params": key(1), "dropout": key(2)}, x, train=False)
     logits, features = model.apply(variables, x, train=False)
     out_dim = 16 if "embed" in name else 7
     chex.assert_shape(logits, (3, out_dim))
     chex.assert_rank(features, 2)
     chex.assert_type([logits, features], jnp.float32)
     (logits_t, _), updates = model.apply(
-        variables, x, train=True, rngs={"dropout": jax.random.key(3)}, mutable=["batch_stats"]
+        variables, x, train=True, rngs={"dropout": key(3)}, mutable=["batch_stats"]
     )
     chex.assert_shape(logits_t, (3, out_dim))
     chex.assert_tree_all_finite((logits, features, logits_t))
@@ -87,11 +95,11 @@ def test_width_multiplier_shrinks_models():
 
 
 def test_dropout_only_in_train_mode():
-    model = get_model("wrn", num_classes=5, width=0.1, depth=10, widen=2, dropout=0.5)
-    x = jax.random.normal(jax.random.key(0), (2, 16, 16, 3))
-    v = model.init({"params": jax.random.key(1)}, x, train=False)
+    model = get_model("wrn", num_classes=5, width=0.25, depth=10, widen=1, dropout=0.5)
+    x = jax.random.normal(key(0), (2, 8, 8, 3))
+    v = model.init({"params": key(1)}, x, train=False)
     run = lambda k: model.apply(
-        v, x, train=True, rngs={"dropout": jax.random.key(k)}, mutable=["batch_stats"]
+        v, x, train=True, rngs={"dropout": key(k)}, mutable=["batch_stats"]
     )[0][0]
     assert not np.allclose(run(1), run(2))
     np.testing.assert_array_equal(

@@ -1,5 +1,7 @@
 """Every method through the real loop: it runs, logs its facts, and resumes exactly."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -49,6 +51,12 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     if name in ("spl", "spl_inv", "spld", "advise"):
         assert ref[-1]["extra_forward_passes"] > 0  # the scoring passes are counted
     assert last["test_accuracy"] > 0.5
+    if name == "advise":  # the embedding net's snapshots, for the report's t-SNE
+        snaps = sorted(os.listdir(os.path.join(ref_dir, "embeddings")))
+        assert snaps == [f"step_{s:08d}.npz" for s in range(0, 181, 15)]
+        with np.load(os.path.join(ref_dir, "embeddings", snaps[-1])) as z:
+            assert z["embeddings"].shape == (1000, 16) and np.isfinite(z["embeddings"]).all()
+            assert z["labels"].shape == (1000,) and int(z["embed_steps"]) > 0
 
     real_drain = _Loop._drain
 

@@ -165,6 +165,9 @@ def test_lgl_order_picks_by_entropy(order):
     remaining = np.flatnonzero(~trained)
     ranked = remaining[np.argsort(-h[remaining] if order == "dissimilar" else h[remaining])]
     assert set(np.flatnonzero(plan.reinit_classes)) == set(ranked[:2])
+    logged = plan.info["class_entropies"]  # LGL Table 2's numbers, for the report
+    assert [logged[i] is None for i in range(ctx.num_classes)] == list(trained)
+    np.testing.assert_allclose([logged[i] for i in remaining], h[remaining], rtol=1e-6)
 
 
 def test_lgl_rejects_more_stages_than_classes_or_rounds():

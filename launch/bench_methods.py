@@ -1,0 +1,305 @@
+"""Each method's wall time against `random` at equal student updates, split by phase.
+
+    python launch/bench_methods.py --dataset digits --rounds 12
+    python launch/bench_methods.py --dataset fashion_mnist --npz PATH/fashion_mnist.npz \
+        --train-limit 10000 --rounds 3 --methods spl,spld
+
+Every method trains the same student for the same number of updates in this
+process, one after the other; `random` always runs too and is the baseline.
+Phases come from each run's timing.json (student training, scoring, embedding
+training, clustering, selection, evaluation, checkpointing). On top of that this
+script records, without changing what is measured:
+
+- compilation: every XLA trace/lower/compile interval (``jax.monitoring``),
+  attributed to the innermost phase it happened in. "warm" figures subtract it:
+  a short run on a CPU is otherwise mostly compilation, which a long run pays once;
+- the whole of each round's setup (``_Loop.start_round``: scoring, the
+  sampler's ``plan_round``, LGL's head reset), and inside ADVisE's cluster
+  refreshes the embedding net's forward pass over the training set.
+
+"× own student" is a method's warm wall time over its own student training time:
+every method trains the same student for the same updates, so this is its ratio
+to `random` with the load drift between runs taken out (both parts ran in the
+same rounds). "Selection machinery" = round setup − forward/backward passes (student scoring,
+embedding training, the refresh forward pass) − compilation: the sampler, the
+pace and selection rules, k-means, per-round bookkeeping. The targets are that
+it stays ≤ 2 % of a round's warm wall time, and that `advise` stays ≤ 1.5× `random`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import tempfile
+import time
+
+import jax
+from timing import machine
+
+from lgl_spl import configlib
+from lgl_spl import data as data_lib
+from lgl_spl.samplers import context as context_lib
+from lgl_spl.samplers.advise import AdviseSampler
+from lgl_spl.train import loop as loop_lib
+from lgl_spl.train import train_and_evaluate
+
+METHODS = ["random", "spl", "spl_inv", "spld", "advise", "lgl"]
+TIMED = ["scoring", "embedding", "clustering", "selection", "evaluation", "checkpointing"]
+MACHINERY_TARGET = 0.02
+ADVISE_TARGET = 1.5
+
+
+class Recorder:
+    """Phase and compilation intervals of the current run (perf_counter seconds)."""
+
+    def __init__(self):
+        self.phases: list[tuple[str, float, float]] = []
+        self.compiles: list[tuple[float, float]] = []
+        self.run_start = 0.0
+
+    def reset(self):
+        self.phases.clear()
+        self.compiles.clear()
+        self.run_start = 0.0
+
+    def install(self):
+        jax.monitoring.register_event_duration_secs_listener(self._on_event)
+        timed = context_lib.SamplerContext.timed
+        start_round = loop_lib._Loop.start_round
+        embed_all = AdviseSampler._embed_all
+        run = loop_lib._Loop.run
+        rec = self
+
+        def recorded_run(loop, *a, **kw):
+            rec.run_start = time.perf_counter()  # timing.json's clock starts here too
+            return run(loop, *a, **kw)
+
+        @contextlib.contextmanager
+        def recorded_timed(ctx, phase):
+            t0 = time.perf_counter()
+            with timed(ctx, phase):
+                yield
+            rec.phases.append((phase, t0, time.perf_counter()))
+
+        def recorded_start_round(loop, round_index):
+            jax.block_until_ready(loop.state)  # queued student steps are not setup
+            t0 = time.perf_counter()
+            start_round(loop, round_index)
+            rec.phases.append(("round_setup", t0, time.perf_counter()))
+
+        def recorded_embed_all(sampler, net):
+            t0 = time.perf_counter()
+            out = embed_all(sampler, net)
+            rec.phases.append(("refresh_forward", t0, time.perf_counter()))
+            return out
+
+        context_lib.SamplerContext.timed = recorded_timed
+        loop_lib._Loop.start_round = recorded_start_round
+        AdviseSampler._embed_all = recorded_embed_all
+        loop_lib._Loop.run = recorded_run
+
+    def _on_event(self, event, duration, **_):
+        if event.startswith("/jax/core/compile/"):
+            end = time.perf_counter()
+            self.compiles.append((end - duration, end))
+
+    def phase_totals(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for name, t0, t1 in self.phases:
+            out[name] = out.get(name, 0.0) + t1 - t0
+        return out
+
+    def compile_by_phase(self) -> dict[str, float]:
+        """Union of compile intervals, attributed to the innermost enclosing phase."""
+        groups: dict[str, list[tuple[float, float]]] = {}
+        for c0, c1 in self.compiles:
+            if c0 < self.run_start:  # setup before the run's clock (model init)
+                continue
+            mid = (c0 + c1) / 2
+            inside = [p for p in self.phases if p[1] <= mid <= p[2]]
+            name = max(inside, key=lambda p: p[1])[0] if inside else "outside"
+            groups.setdefault(name, []).append((c0, c1))
+        return {name: _union_length(iv) for name, iv in groups.items()}
+
+
+def _union_length(intervals):
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(intervals):
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return total
+
+
+def make_config(args, method, num_train):
+    if args.dataset == "digits":
+        c = configlib.digits_student()
+    else:
+        c = configlib.base_config()
+        c.data.name = "fashion_mnist"
+        c.data.npz_path = args.npz
+        c.data.train_limit = args.train_limit
+        c.model.name = "lenet"
+        c.train.batch_size = 128
+        c.train.learning_rate = 0.05
+        c.train.momentum = 0.9
+        c.train.lr_schedule = "constant"
+    per_round = -(-num_train // c.train.batch_size)
+    c.train.num_steps = args.rounds * per_round
+    c.train.eval_every = c.train.num_steps  # one evaluation: keep the comparison about training
+    c.train.log_every = 10**9
+    c.train.lr_decay_steps = c.train.num_steps
+    kw = {}
+    if method in ("spl", "spl_inv", "spld", "advise"):
+        kw["rescore_every"] = args.rescore_every
+    if method == "advise":
+        embed_per_round = max(per_round // args.embed_every, 1)
+        kw.update(
+            embed_width=args.embed_width,
+            embed_lr=1e-3,
+            embed_steps=c.train.num_steps // args.embed_every,
+            student_steps_per_embed_step=args.embed_every,
+            refresh_every=max(int(embed_per_round * args.refresh_rounds), 1),
+        )
+    configlib.set_method(c, method, **kw)
+    if method == "lgl":
+        configlib.set_method(c, "lgl", budget="fair")
+        configlib.lgl_budget(c, baseline_steps=c.train.num_steps)
+    return c
+
+
+def run_method(args, method, num_train, rec: Recorder) -> dict:
+    c = make_config(args, method, num_train)
+    rec.reset()
+    t_call = time.perf_counter()
+    with tempfile.TemporaryDirectory() as workdir:
+        last = train_and_evaluate(c, workdir)
+        with open(os.path.join(workdir, "timing.json")) as f:
+            timing = json.load(f)
+    phases, compiled = rec.phase_totals(), rec.compile_by_phase()
+    comp = lambda p: compiled.get(p, 0.0)  # noqa: E731
+    warm = {p: timing.get(p, 0.0) - comp(p) for p in TIMED}
+    warm["refresh_forward"] = phases.get("refresh_forward", 0.0) - comp("refresh_forward")
+    # Everything in round setup (the sampler phases happen inside it), compilation removed.
+    inside = ("round_setup", "scoring", "embedding", "clustering", "selection", "refresh_forward")
+    setup = phases.get("round_setup", 0.0) - sum(comp(p) for p in inside)
+    forward = warm["scoring"] + warm["embedding"] + warm["refresh_forward"]
+    warm["machinery"] = setup - forward
+    # Setup work no sampler phase names (plan bookkeeping, LGL's head reset) is counted
+    # by timing.json as student training; it is machinery here.
+    named = warm["selection"] + warm["clustering"] - warm["refresh_forward"]
+    untimed = warm["machinery"] - named
+    warm["student_training"] = (
+        timing["student_training"] - comp("outside") - comp("round_setup") - untimed
+    )
+    # The wall time of training itself: evaluation and checkpoints are the same for all.
+    warm["wall"] = warm["student_training"] + forward + warm["machinery"]
+    return {
+        "steps": int(c.train.num_steps),
+        "rounds": -(-int(c.train.num_steps) // -(-num_train // int(c.train.batch_size))),
+        "total": timing["total"],
+        "startup": rec.run_start - t_call,
+        "compile": sum(compiled.values()),
+        "warm": warm,
+        "accuracy": last["test_accuracy"],
+        "method_cfg": {k: v for k, v in c.method.items()},
+    }
+
+
+def _median_rows(runs: list[dict]) -> dict:
+    row = dict(runs[0])
+    row["total"] = statistics.median(r["total"] for r in runs)
+    row["compile"] = statistics.median(r["compile"] for r in runs)
+    row["startup"] = statistics.median(r["startup"] for r in runs)
+    row["warm"] = {k: statistics.median(r["warm"][k] for r in runs) for k in runs[0]["warm"]}
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dataset", choices=["digits", "fashion_mnist"], default="digits")
+    parser.add_argument("--npz", default="")
+    parser.add_argument("--train-limit", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--methods", default=",".join(METHODS[1:]))
+    parser.add_argument("--repeats", type=int, default=1, help="round-robin repeats; medians")
+    parser.add_argument("--rescore-every", type=int, default=1, help="rounds between scorings")
+    parser.add_argument("--embed-every", type=int, default=2, help="student steps per embed step")
+    parser.add_argument("--embed-width", type=float, default=0.5)
+    parser.add_argument("--refresh-rounds", type=float, default=1.0, help="rounds per refresh")
+    args = parser.parse_args()
+    if args.dataset == "fashion_mnist" and not args.npz:
+        parser.error("--dataset fashion_mnist needs --npz PATH/fashion_mnist.npz")
+    methods = ["random"] + [m for m in args.methods.split(",") if m and m != "random"]
+    print(f"machine: {machine()}")
+    probe = make_config(args, "random", 1)
+    num_train = data_lib.load(probe.data, seed=probe.seed).num_train
+
+    rec = Recorder()
+    rec.install()
+    # Warm-up: the first run in a process pays for what every run shares.
+    c = make_config(args, "random", num_train)
+    c.train.num_steps = c.train.eval_every = 2
+    with tempfile.TemporaryDirectory() as workdir:
+        train_and_evaluate(c, workdir)
+
+    runs: dict[str, list[dict]] = {m: [] for m in methods}
+    for _ in range(args.repeats):
+        for method in methods:
+            runs[method].append(run_method(args, method, num_train, rec))
+    rows = {m: _median_rows(r) for m, r in runs.items()}
+
+    adv = rows.get("advise", {}).get("method_cfg", {})
+    print(
+        f"{args.dataset}: {num_train} training examples, {args.rounds} rounds, "
+        f"{rows['random']['steps']} student updates per method, repeats {args.repeats}"
+    )
+    if adv:
+        print(
+            "advise: embed net {embed_model} width {embed_width}, one embedding step every "
+            "{student_steps_per_embed_step} student steps ({embed_steps} in all), cluster "
+            "refresh every {refresh_every} embedding steps, M={clusters_per_batch} "
+            "D={examples_per_cluster}, rescore every {rescore_every} round(s)".format(**adv)
+        )
+    cols = ["student_training", "scoring", "embedding", "refresh_forward", "machinery"]
+    header = (
+        "| method | startup s | total s | × random | compile s | warm s | × random (warm) | "
+        "× own student | " + " | ".join(cols) + " | machinery % of a round | test acc |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    base = rows["random"]
+    for method, t in rows.items():
+        w = t["warm"]
+        print(
+            f"| {method} | {t['startup']:.1f} | {t['total']:.1f} | "
+            f"{t['total'] / base['total']:.2f} | "
+            f"{t['compile']:.1f} | {w['wall']:.1f} | {w['wall'] / base['warm']['wall']:.2f} | "
+            f"{w['wall'] / w['student_training']:.2f} | "
+            + " | ".join(f"{w[p]:.2f}" for p in cols)
+            + f" | {100 * w['machinery'] / w['wall']:.2f} | {t['accuracy']:.4f} |"
+        )
+    worst = max(rows, key=lambda m: rows[m]["warm"]["machinery"] / rows[m]["warm"]["wall"])
+    share = rows[worst]["warm"]["machinery"] / rows[worst]["warm"]["wall"]
+    print(
+        f"target machinery <= {100 * MACHINERY_TARGET:.0f}% of a round: worst {worst} "
+        f"{100 * share:.2f}% -> {'met' if share <= MACHINERY_TARGET else 'MISSED'}"
+    )
+    if "advise" in rows:
+        w = rows["advise"]["warm"]
+        ratio = w["wall"] / base["warm"]["wall"]
+        own = w["wall"] / w["student_training"]
+        cold = rows["advise"]["total"] / base["total"]
+        verdict = lambda r: "met" if r <= ADVISE_TARGET else "MISSED"  # noqa: E731
+        print(
+            f"target advise <= {ADVISE_TARGET}x random: warm {ratio:.2f}x -> {verdict(ratio)}; "
+            f"against its own student training {own:.2f}x -> {verdict(own)} "
+            f"(with compilation: {cold:.2f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()
