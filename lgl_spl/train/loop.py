@@ -131,7 +131,7 @@ class _Loop:
     def _batches(self, n: int):
         size = int(self.config.train.eval_batch_size)
         # As few batches as eval_batch_size allows, evenly filled: 1,438 examples are two
-        # batches of 720, not two of 1,000 (28 % of the forward passes spent on padding).
+        # batches of 719, not two of 1,000 (28 % of the forward passes spent on padding).
         size = -(-n // -(-n // size))
         size = -(-size // self.mesh.size) * self.mesh.size
         for start in range(0, n, size):
