@@ -11,6 +11,13 @@ from hypothesis import strategies as st
 import lgl_spl as L
 
 
+# float32 values, with magnitudes below 1e-30 snapped to 0: XLA on CPU flushes subnormal
+# inputs and results (e.g. a tiny γ / (√i + √(i−1))) to zero, so a threshold of 1e-45 is 0 on
+# device but not in a numpy reference. That is a disagreement about arithmetic, not the rule.
+def f32(lo, hi):
+    return st.floats(lo, hi, width=32).map(lambda x: 0.0 if abs(x) < 1e-30 else x)
+
+
 def spld_reference(losses, groups, lam, gamma):
     """Loop over groups; rank by (loss, index); select iff loss < threshold(rank)."""
     losses = np.asarray(losses, np.float32)
@@ -101,16 +108,16 @@ class SpldTest(parameterized.TestCase):
         assert inner._cache_size() - before <= 2  # once traced inside `select`, once eagerly
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(
     losses=st.lists(
-        st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0]) | st.floats(0, 3, width=32),
+        st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0]) | f32(0, 3),
         min_size=1,
         max_size=60,
     ),
     data=st.data(),
-    lam=st.floats(-0.5, 3, width=32),
-    gamma=st.floats(0, 3, width=32),
+    lam=f32(-0.5, 3),
+    gamma=f32(0, 3),
 )
 def test_spld_property(losses, data, lam, gamma):
     n = len(losses)

@@ -11,14 +11,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import lgl_spl as L
-from tests.core.test_selection import spld_reference
+from tests.core.test_selection import f32, spld_reference
 
 N = 32
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True)
 
-losses_st = st.lists(
-    st.sampled_from([0.0, 0.5, 1.0, 2.0]) | st.floats(0, 4, width=32), min_size=N, max_size=N
-)
+losses_st = st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]) | f32(0, 4), min_size=N, max_size=N)
 groups_st = st.lists(st.integers(0, 3), min_size=N, max_size=N)
 
 
@@ -27,7 +25,7 @@ def _select(losses, groups, lam, gamma):
 
 
 @SETTINGS
-@given(losses_st, groups_st, st.floats(-1, 4, width=32), st.floats(0, 4, width=32))
+@given(losses_st, groups_st, f32(-1, 4), f32(0, 4))
 def test_spld_selects_a_prefix_of_each_group(losses, groups, lam, gamma):
     losses, groups = np.asarray(losses, np.float32), np.asarray(groups, np.int32)
     keep = _select(losses, groups, lam, gamma)
@@ -42,10 +40,10 @@ def test_spld_selects_a_prefix_of_each_group(losses, groups, lam, gamma):
 @given(
     losses_st,
     groups_st,
-    st.floats(-1, 3, width=32),
-    st.floats(0, 2, width=32),
-    st.floats(0, 1, width=32),
-    st.floats(0, 1, width=32),
+    f32(-1, 3),
+    f32(0, 2),
+    f32(0, 1),
+    f32(0, 1),
 )
 def test_spld_grows_with_lambda_and_gamma(losses, groups, lam, gamma, dlam, dgamma):
     losses, groups = np.asarray(losses, np.float32), np.asarray(groups, np.int32)
@@ -54,7 +52,7 @@ def test_spld_grows_with_lambda_and_gamma(losses, groups, lam, gamma, dlam, dgam
     assert np.all(_select(losses, groups, lam, gamma + dgamma) >= base)
 
 
-distinct_st = st.lists(st.floats(0, 4, width=32), min_size=N, max_size=N, unique=True)
+distinct_st = st.lists(f32(0, 4), min_size=N, max_size=N, unique=True)
 
 
 @SETTINGS
@@ -69,7 +67,7 @@ def test_spld_never_selects_nan_and_follows_a_permutation(losses, groups, nan, s
     np.testing.assert_array_equal(_select(losses[perm], groups[perm], 2.0, 1.0), keep[perm])
 
 
-pace_losses = st.lists(st.floats(0, 10, width=32), min_size=16, max_size=16, unique=True)
+pace_losses = st.lists(f32(0, 10), min_size=16, max_size=16, unique=True)
 
 
 # pace() compiles once per (q0, β1, β2, g0): a run's constants. A few values each keep
@@ -107,7 +105,7 @@ def test_pace_rule(losses, e, q0, beta1, beta2, g0):
 
 
 points_st = st.lists(
-    st.tuples(st.sampled_from([0.0, 1.0, -2.5]) | st.floats(-5, 5, width=32), st.floats(-5, 5)),
+    st.tuples(st.sampled_from([0.0, 1.0, -2.5]) | f32(-5, 5), st.floats(-5, 5)),
     min_size=24,
     max_size=24,
 )

@@ -27,7 +27,8 @@ METHODS = {
 
 
 def config(name):
-    c = tiny_digits(num_steps=180, eval_every=15, checkpoint_every=15, lr_decay_steps=180)
+    # 4 rounds of 45 steps; an evaluation and a checkpoint every 30 steps.
+    c = tiny_digits(num_steps=180, eval_every=30, checkpoint_every=30, lr_decay_steps=180)
     return set_method(c, name, **METHODS[name])
 
 
@@ -41,7 +42,7 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     ref_dir, run_dir = str(tmp_path / "ref"), str(tmp_path / "run")
     last = train_and_evaluate(config(name), ref_dir)
     ref = read_metrics(ref_dir)
-    assert [r["step"] for r in ref] == list(range(15, 181, 15))
+    assert [r["step"] for r in ref] == list(range(30, 181, 30))
     assert all(0.0 < r["selected_fraction"] <= 1.0 for r in ref)
     assert all(len(r["selected_per_class"]) == 10 for r in ref)
     if name in ("spld", "advise"):
@@ -53,7 +54,7 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     assert last["test_accuracy"] > 0.5
     if name == "advise":  # the embedding net's snapshots, for the report's t-SNE
         snaps = sorted(os.listdir(os.path.join(ref_dir, "embeddings")))
-        assert snaps == [f"step_{s:08d}.npz" for s in range(0, 181, 15)]
+        assert snaps == [f"step_{s:08d}.npz" for s in range(0, 181, 30)]
         with np.load(os.path.join(ref_dir, "embeddings", snaps[-1])) as z:
             assert z["embeddings"].shape == (1000, 16) and np.isfinite(z["embeddings"]).all()
             assert z["labels"].shape == (1000,) and int(z["embed_steps"]) > 0
@@ -61,7 +62,7 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     real_drain = _Loop._drain
 
     def crashing_drain(self, pending, step):
-        if step >= 100:  # between the checkpoints at steps 90 and 105
+        if step >= 100:  # between the checkpoints at steps 90 and 120
             raise Crash(step)
         return real_drain(self, pending, step)
 

@@ -1,5 +1,7 @@
 """The training engine end to end: metrics, compilation, devices, resume, paper configs."""
 
+import ast
+import functools
 import os
 import signal
 import subprocess
@@ -65,6 +67,18 @@ def test_validation_split_is_reported(tmp_path):
     assert 0.0 <= last["val_accuracy"] <= 1.0
 
 
+# The run the kill test interrupts: 5 rounds, an evaluation every 20 steps (8 rows), a
+# checkpoint at every second one (and at the SIGTERM).
+KILL_RUN = (
+    "--config.model.width=0.5",
+    "--config.train.batch_size=32",
+    "--config.train.num_steps=160",
+    "--config.train.eval_every=20",
+    "--config.train.checkpoint_every=40",
+    "--config.train.log_every=100000",
+)
+
+
 def _cli(workdir, *overrides, **popen):
     cmd = [
         sys.executable,
@@ -74,10 +88,6 @@ def _cli(workdir, *overrides, **popen):
         "configs/digits_random.py",
         "--workdir",
         str(workdir),
-        "--config.model.width=0.5",
-        "--config.train.batch_size=32",
-        "--config.train.eval_every=20",
-        "--config.train.log_every=100000",
         *overrides,
     ]
     return subprocess.Popen(
@@ -89,6 +99,17 @@ def _cli(workdir, *overrides, **popen):
         text=True,
         **popen,
     )
+
+
+def _config(*overrides):
+    """configs/digits_random.py with the CLI's ``--config.KEY=VALUE`` overrides applied."""
+    c = load_config("digits_random")
+    for override in overrides:
+        key, value = override.removeprefix("--config.").split("=", 1)
+        *parents, leaf = key.split(".")
+        node = functools.reduce(getattr, parents, c)
+        setattr(node, leaf, type(getattr(node, leaf))(ast.literal_eval(value)))
+    return c
 
 
 def _rows(workdir):
@@ -111,17 +132,18 @@ def _interrupt(workdir, sig, after_rows, *overrides):
 
 @pytest.mark.slow
 def test_killed_and_terminated_run_resumes_exactly(tmp_path):
-    overrides = ("--config.train.num_steps=240", "--config.train.checkpoint_every=20")
-    ref = _cli(tmp_path / "ref", *overrides)
-    assert ref.wait(timeout=300) == 0, ref.stderr.read()
+    # The uninterrupted reference is the same run made in-process (no third CLI start-up).
+    train_and_evaluate(_config(*KILL_RUN), str(tmp_path / "ref"))
     total = _rows(tmp_path / "ref")
+    assert total == 8
     run = tmp_path / "run"
-    _interrupt(run, signal.SIGKILL, 3, *overrides)
+    killed = _interrupt(run, signal.SIGKILL, 2, *KILL_RUN)
+    assert killed.returncode == -signal.SIGKILL
     killed_at = _rows(run)
-    terminated = _interrupt(run, signal.SIGTERM, killed_at + 3, *overrides)
+    terminated = _interrupt(run, signal.SIGTERM, killed_at + 2, *KILL_RUN)
     assert _rows(run) < total, "the run finished before it could be interrupted"
     assert terminated.returncode == 143 and "checkpoint saved" in terminated.stderr.read()
-    again = _cli(run, *overrides)
+    again = _cli(run, *KILL_RUN)
     assert again.wait(timeout=300) == 0, again.stderr.read()
     assert read_metrics(str(run)) == read_metrics(str(tmp_path / "ref"))
 
