@@ -22,15 +22,16 @@ from tests.helpers import REPO, read_metrics
 
 pytestmark = pytest.mark.slow
 
-# tests/helpers.py::tiny_digits as command-line overrides; round 1 (from step 45) is scored.
+# tests/helpers.py::tiny_digits as command-line overrides (100 steps, so a SIGTERM after the
+# first of 5 rows lands well before the end); rounds 1 and 2 (from step 45) are scored.
 OVERRIDES = (
     "--config.model.width=0.5",
     "--config.train.batch_size=32",
-    "--config.train.num_steps=60",
+    "--config.train.num_steps=100",
     "--config.train.eval_every=20",
     "--config.train.log_every=1000",
     "--config.train.eval_batch_size=200",
-    "--config.train.lr_decay_steps=60",
+    "--config.train.lr_decay_steps=100",
 )
 TIMEOUT = 300  # seconds for one launch; the launcher's own limit is a little shorter
 
@@ -149,7 +150,7 @@ def test_two_processes_match_one_process_with_two_devices(tmp_path, env, digits_
     info = _run_info(tmp_path)
     assert (info["num_processes"], info["num_devices"]) == (2, 2)
     assert_same_metrics(read_metrics(str(tmp_path)), reference)  # one writer: no duplicate rows
-    assert os.path.isdir(tmp_path / "checkpoints" / "60")
+    assert os.path.isdir(tmp_path / "checkpoints" / "100")
 
 
 def test_two_processes_stopped_by_sigterm_resume_exactly(tmp_path, env, digits_npz, reference):

@@ -67,12 +67,13 @@ def test_validation_split_is_reported(tmp_path):
     assert 0.0 <= last["val_accuracy"] <= 1.0
 
 
-# The run the kill test interrupts: 5 rounds, an evaluation every 20 steps (8 rows), a
-# checkpoint at every second one (and at the SIGTERM).
+# The run the kill test interrupts: 10 rounds, an evaluation every 20 steps (16 rows), a
+# checkpoint at every second one (and at the SIGTERM). The signals come after 2 and 4 rows,
+# so a fast machine still has a dozen rows to go when they land.
 KILL_RUN = (
     "--config.model.width=0.5",
     "--config.train.batch_size=32",
-    "--config.train.num_steps=160",
+    "--config.train.num_steps=320",
     "--config.train.eval_every=20",
     "--config.train.checkpoint_every=40",
     "--config.train.log_every=100000",
@@ -135,7 +136,7 @@ def test_killed_and_terminated_run_resumes_exactly(tmp_path):
     # The uninterrupted reference is the same run made in-process (no third CLI start-up).
     train_and_evaluate(_config(*KILL_RUN), str(tmp_path / "ref"))
     total = _rows(tmp_path / "ref")
-    assert total == 8
+    assert total == 16
     run = tmp_path / "run"
     killed = _interrupt(run, signal.SIGKILL, 2, *KILL_RUN)
     assert killed.returncode == -signal.SIGKILL
