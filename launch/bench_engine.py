@@ -140,7 +140,7 @@ def run(name, x, y, spec, *, batch, blocks, block_steps, eval_batch=1000):
         states["host"] = jax.block_until_ready(state)
 
     n = len(y)
-    num = -(-n // -(-n // eval_batch))  # the loop's scoring batches: evenly filled
+    num = parallel.pass_batch_size(n, eval_batch, mesh.size)  # the loop's scoring batches
     score_batches = max(1, block_steps * batch // num)
 
     def score_block(_):

@@ -9,7 +9,7 @@ sessions are removed), so nothing carries over between sessions. A cached entry 
 the executable XLA would build again: results are unchanged, an unreadable entry is
 only recompiled, and the tests that count compilations count traces, which the cache
 does not touch. An already-configured cache (e.g. ``JAX_COMPILATION_CACHE_DIR``) is
-left alone. The directory scheme matches ``tests/reliability/conftest.py``'s.
+left alone.
 """
 
 import glob

@@ -46,12 +46,6 @@ class AdviseSampler(SelfPacedSampler):
                 f"method.schedule must be 'interleaved' or 'pretrain', got {self.schedule!r}"
             )
         counts = np.bincount(ctx.labels, minlength=ctx.num_classes)
-        smallest = int(counts[counts > 0].min())
-        if self.k > smallest:
-            raise ConfigError(
-                f"method.num_clusters K={self.k} is larger than the smallest class "
-                f"({smallest} examples)"
-            )
         available = (int(np.sum(counts > 0)) - 1) * self.k + 1
         if self.m > available:
             raise ConfigError(
@@ -135,9 +129,8 @@ class AdviseSampler(SelfPacedSampler):
 
     @property
     def _embed_batch(self) -> int:
-        """Batches of at most 1,000, evenly filled (1,438 examples: two of 719, not 1,000)."""
-        n = self.ctx.num_examples
-        return -(-n // -(-n // 1000))
+        """Batches of at most 1,000, evenly filled."""
+        return parallel.pass_batch_size(self.ctx.num_examples, 1000)
 
     def _embed_all(self, net) -> np.ndarray:
         feed, n = self.ctx.feed, self.ctx.num_examples

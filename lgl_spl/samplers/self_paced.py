@@ -50,7 +50,7 @@ class SelfPacedSampler:
             raise ConfigError(
                 f"method.groups must be 'features' or 'pixels', got {self.group_source!r}"
             )
-        if rule == "spld":  # K clusters inside every class (advise checks the same)
+        if rule == "spld":  # K clusters inside every class (advise inherits this check)
             counts = np.bincount(ctx.labels, minlength=ctx.num_classes)
             smallest = int(counts[counts > 0].min()) if counts.any() else 0
             if not 1 <= self.k <= smallest:

@@ -129,11 +129,9 @@ class _Loop:
     # ---- evaluation and scoring -------------------------------------------------
 
     def _batches(self, n: int):
-        size = int(self.config.train.eval_batch_size)
-        # As few batches as eval_batch_size allows, evenly filled: 1,438 examples are two
-        # batches of 719, not two of 1,000 (28 % of the forward passes spent on padding).
-        size = -(-n // -(-n // size))
-        size = -(-size // self.mesh.size) * self.mesh.size
+        # Evenly filled: two batches of 1,000 for 1,438 examples would spend 28 % of the
+        # forward passes on padding.
+        size = parallel.pass_batch_size(n, int(self.config.train.eval_batch_size), self.mesh.size)
         for start in range(0, n, size):
             idx = np.arange(start, start + size)
             weights = (idx < n).astype(np.float32)

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from lgl_spl import parallel
 from lgl_spl.errors import ConfigError
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.loop import _Loop
@@ -58,6 +59,14 @@ def test_resume_refuses_a_changed_config(tmp_path):
         train_and_evaluate(changed, str(tmp_path))
     train_and_evaluate(changed, str(tmp_path), allow_config_change=True)
     assert read_metrics(str(tmp_path))[-1]["step"] == 60
+
+
+def test_passes_over_the_data_use_evenly_filled_batches():
+    assert parallel.pass_batch_size(1438, 1000) == 719  # two batches, not 1,000 + 438
+    assert parallel.pass_batch_size(1438, 1000, 2) == 720  # a multiple of the devices
+    assert parallel.pass_batch_size(2000, 1000) == 1000
+    assert parallel.pass_batch_size(2001, 1000) == 667
+    assert parallel.pass_batch_size(5, 1000, 4) == 8
 
 
 def test_validation_split_is_reported(tmp_path):
