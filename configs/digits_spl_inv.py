@@ -1,4 +1,4 @@
-"""Offline: digits with `spl_inv` (DESIGN §4 pace rule), same student and updates as random."""
+"""Offline: digits with `spl_inv` (docs/design.md §4), same student and updates as random."""
 
 from lgl_spl.configlib import digits_student, set_method
 

@@ -1,4 +1,4 @@
-"""Offline: digits with `spld` (DESIGN §4 pace rule), same student and updates as random."""
+"""Offline: digits with `spld` (docs/design.md §4 pace rule), same student and updates as random."""
 
 from lgl_spl.configlib import digits_student, set_method
 

@@ -13,9 +13,10 @@ script records, without changing what is measured:
 - compilation: every XLA trace/lower/compile interval (``jax.monitoring``),
   attributed to the innermost phase it happened in. "warm" figures subtract it:
   a short run on a CPU is otherwise mostly compilation, which a long run pays once;
-- the whole of each round's setup (``_Loop.start_round``: scoring, the
-  sampler's ``plan_round``, LGL's head reset), and inside ADVisE's cluster
-  refreshes the embedding net's forward pass over the training set.
+- the whole of each round's setup (``loop.start_round``: the embedding
+  learner's owed steps, scoring, the sampler's ``plan_round``, LGL's head
+  reset), and inside ADVisE's cluster refreshes the embedding net's forward
+  pass over the training set.
 
 "× own student" is a method's warm wall time over its own student training time:
 every method trains the same student for the same updates, so this is its ratio
@@ -43,10 +44,10 @@ from timing import machine
 
 from lgl_spl import configlib
 from lgl_spl import data as data_lib
-from lgl_spl.samplers import context as context_lib
-from lgl_spl.samplers.advise import AdviseSampler
+from lgl_spl.timing import PhaseTimer
 from lgl_spl.train import loop as loop_lib
 from lgl_spl.train import train_and_evaluate
+from lgl_spl.train.embedding import EmbeddingLearner
 
 METHODS = ["random", "spl", "spl_inv", "spld", "advise", "lgl"]
 TIMED = ["scoring", "embedding", "clustering", "selection", "evaluation", "checkpointing"]
@@ -61,6 +62,7 @@ class Recorder:
         self.phases: list[tuple[str, float, float]] = []
         self.compiles: list[tuple[float, float]] = []
         self.run_start = 0.0
+        self.open: list[str] = []  # phases entered and not yet left
 
     def reset(self):
         self.phases.clear()
@@ -69,39 +71,44 @@ class Recorder:
 
     def install(self):
         jax.monitoring.register_event_duration_secs_listener(self._on_event)
-        timed = context_lib.SamplerContext.timed
-        start_round = loop_lib._Loop.start_round
-        embed_all = AdviseSampler._embed_all
-        run = loop_lib._Loop.run
+        timed = PhaseTimer.timed
+        start_round = loop_lib.start_round
+        embed = EmbeddingLearner.embed
+        train = loop_lib._train
         rec = self
 
-        def recorded_run(loop, *a, **kw):
+        def recorded_train(exp, rs, start, *a, **kw):
             rec.run_start = time.perf_counter()  # timing.json's clock starts here too
-            return run(loop, *a, **kw)
+            return train(exp, rs, start, *a, **kw)
 
         @contextlib.contextmanager
-        def recorded_timed(ctx, phase):
+        def recorded_timed(timer, phase):
             t0 = time.perf_counter()
-            with timed(ctx, phase):
-                yield
+            rec.open.append(phase)
+            try:
+                with timed(timer, phase):
+                    yield
+            finally:
+                rec.open.pop()
             rec.phases.append((phase, t0, time.perf_counter()))
 
-        def recorded_start_round(loop, round_index):
-            jax.block_until_ready(loop.state)  # queued student steps are not setup
+        def recorded_start_round(exp, rs, round_index):
+            jax.block_until_ready(rs.train)  # queued student steps are not setup
             t0 = time.perf_counter()
-            start_round(loop, round_index)
+            start_round(exp, rs, round_index)
             rec.phases.append(("round_setup", t0, time.perf_counter()))
 
-        def recorded_embed_all(sampler, net):
+        def recorded_embed(learner, net, indices):
             t0 = time.perf_counter()
-            out = embed_all(sampler, net)
-            rec.phases.append(("refresh_forward", t0, time.perf_counter()))
+            out = embed(learner, net, indices)
+            if rec.open and rec.open[-1] == "clustering":  # a refresh, not a t-SNE snapshot
+                rec.phases.append(("refresh_forward", t0, time.perf_counter()))
             return out
 
-        context_lib.SamplerContext.timed = recorded_timed
-        loop_lib._Loop.start_round = recorded_start_round
-        AdviseSampler._embed_all = recorded_embed_all
-        loop_lib._Loop.run = recorded_run
+        PhaseTimer.timed = recorded_timed
+        loop_lib.start_round = recorded_start_round
+        EmbeddingLearner.embed = recorded_embed
+        loop_lib._train = recorded_train
 
     def _on_event(self, event, duration, **_):
         if event.startswith("/jax/core/compile/"):

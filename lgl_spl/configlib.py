@@ -1,15 +1,21 @@
 """Shared building blocks for the experiment configs in ``configs/``.
 
 A config file is ``get_config() -> ml_collections.ConfigDict``; these helpers
-give every config the same keys (DESIGN §5), so each file states only what
-its experiment changes.
+give every config the same keys (docs/design.md §5), so each file states only
+what its experiment changes. Configs are locked: assigning a key that does not
+exist (a misspelling) fails when the file is loaded. A method's settings and
+their defaults come from its schema beside its sampler (``lgl_spl.samplers``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import ml_collections
+
+from lgl_spl.samplers import get_method
+from lgl_spl.samplers.schema import check_block
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -55,7 +61,20 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.lr_decay_factor = 0.1
     c.train.lr_decay_steps = 0  # steps (exponential, cosine)
     c.train.lr_decay_rate = 1.0
+    c.lock()
     return c
+
+
+def flatten(cfg, prefix: str = "") -> dict[str, Any]:
+    """``{"train.num_steps": 1000, …}``: the config as flat JSON-able keys (tuples as lists)."""
+    out = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if hasattr(value, "items"):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
@@ -167,39 +186,18 @@ def imagenet_student(model: str = "resnet50"):
 
 
 def set_method(c, name: str, **overrides):
-    """Fill ``c.method`` with ``name``'s defaults (DESIGN §4), then ``overrides``."""
-    m = ml_collections.ConfigDict()
-    m.name = name
-    if name in ("spl", "spl_inv", "spld", "advise"):
-        m.warmup_rounds = 1
-        m.rescore_every = 1
-        m.q0 = 0.5
-        m.beta1 = 0.1
-        m.beta2 = 0.1
-        m.g0 = 0.5
-    if name in ("spld", "advise"):
-        m.num_clusters = 8  # K per class
-        m.groups = "features"  # spld: the initial student's features, or "pixels"
-    if name == "advise":
-        m.embed_model = "lenet_embed"
-        m.embed_width = 1.0
-        m.embed_dim = 64
-        m.embed_lr = 1e-4
-        m.clusters_per_batch = 8  # M
-        m.examples_per_cluster = 8  # D
-        m.alpha = 1.0
-        m.refresh_every = 500  # R, embedding steps between k-means refreshes
-        m.embed_steps = 2000  # E, embedding steps in all
-        m.student_steps_per_embed_step = 1  # k: one embedding step every k student steps
-        m.schedule = "interleaved"  # or "pretrain" (the reference code's behaviour)
-        m.snapshot_examples = 1000  # embeddings kept at each evaluation for the t-SNE plots
-    if name == "lgl":
-        m.num_stages = 3
-        m.order = "random"  # random | dissimilar | similar
-        m.budget = "paper"  # paper: (m+1)/2 × the baseline's updates; fair: the same updates
-        m.schedule_steps = 0  # the baseline's run length: each stage runs its full schedule
+    """Fill ``c.method`` with ``name``'s settings at their defaults, then ``overrides``.
+
+    An override that is not a setting of the method fails here, naming it.
+    """
+    method = get_method(name)
+    m = ml_collections.ConfigDict({"name": name, **method.defaults()})
     m.update(overrides)
-    c.method = m
+    check_block("method", m, method.fields)
+    with c.unlocked():
+        c.method = m
+    if c.is_locked:
+        c.method.lock()
     return c
 
 

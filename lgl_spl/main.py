@@ -1,13 +1,19 @@
-"""Train one experiment: python -m lgl_spl.main --config configs/X.py --workdir DIR.
+"""Train one experiment.
 
-Overrides: --config.train.num_steps=500 (any key). Re-running the same command
-resumes from the workdir's checkpoint.
+    python -m lgl_spl.main --config configs/digits_random.py [--workdir DIR]
+                           [--config.train.num_steps=500 ...]
+
+Without --workdir the run goes to runs/<config name>. Any config key can be
+overridden on the command line. Re-running the same command resumes from the
+workdir's checkpoint.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import traceback
 
 from absl import flags
 from ml_collections import config_flags
@@ -15,19 +21,30 @@ from ml_collections import config_flags
 from lgl_spl.errors import ConfigError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (.py).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints and metrics.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Directory for checkpoints and metrics (default: runs/<config name>)."
+)
 _ALLOW = flags.DEFINE_bool(
     "allow_config_change", False, "Resume even if the config differs from the checkpoint's."
 )
+
+_HELP = ("--help", "-h", "-help", "--helpshort", "-?")
+_HELPFULL = ("--helpfull", "-helpfull")
+
+
+def default_workdir(config_arg: str) -> str:
+    """``runs/<name>`` for ``--config path/name.py`` (``runs/name_arg`` for ``name.py:arg``)."""
+    path, _, arg = config_arg.partition(":")
+    name = os.path.splitext(os.path.basename(path))[0]
+    return os.path.join("runs", f"{name}_{arg}" if arg else name)
 
 
 def _run(argv) -> None:
     if len(argv) > 1:
         raise ConfigError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if _WORKDIR.value is None:
-        raise ConfigError("--workdir is required")
     if flags.FLAGS["config"].present == 0:
         raise ConfigError("--config is required (a config file such as configs/digits_random.py)")
+    config_arg = flags.FLAGS["config"].serialize().split("=", 1)[-1]
     try:
         config = _CONFIG.value
         config.get("seed")  # config_flags reports a failed load on first access
@@ -35,34 +52,97 @@ def _run(argv) -> None:
         path = getattr(flags.FLAGS["config"], "config_filename", "")
         reason = str(e).strip().splitlines()[-1].strip()
         raise ConfigError(f"cannot load the config file {path!r}: {reason}") from None
+    workdir = _WORKDIR.value or default_workdir(config_arg)
     from lgl_spl.train import train_and_evaluate  # jax starts only after the flags are good
 
-    train_and_evaluate(config, _WORKDIR.value, allow_config_change=_ALLOW.value)
+    train_and_evaluate(config, workdir, allow_config_change=_ALLOW.value)
 
 
-def _unknown_override(error: Exception) -> str:
-    """Name the override whose key the config lacks (config_flags names only the key)."""
+def _config_path() -> str:
+    """The --config file named on the command line (``--config=F`` or ``--config F``)."""
+    args = sys.argv[1:]
+    for i, a in enumerate(args):
+        if a.startswith(("--config=", "-config=")):
+            return a.split("=", 1)[1].partition(":")[0]
+        if a in ("--config", "-config") and i + 1 < len(args):
+            return args[i + 1].partition(":")[0]
+    return ""
+
+
+def _load_error(error: BaseException) -> str:
+    """One line for a config file or override that failed while the flags were parsed."""
+    path = _config_path()
+    here = os.path.abspath(path) if path else None
+    line = None
+    if isinstance(error, SyntaxError) and error.filename:
+        line = error.lineno if os.path.abspath(error.filename) == here else None
+    else:
+        for frame in traceback.extract_tb(error.__traceback__):
+            if here and os.path.abspath(frame.filename) == here:
+                line = frame.lineno
+    if line is None and not isinstance(error, SyntaxError):
+        override = _unknown_override(error)
+        if override:
+            return override
+    where = f"{path}, line {line}" if line else path
+    return f"cannot load the config file {where}: {type(error).__name__}: {_first_line(error)}"
+
+
+def _first_line(error: BaseException) -> str:
+    if isinstance(error, SyntaxError):
+        return error.msg
+    text = str(error).replace("\\n", "\n").replace("\\'", "'")
+    missing = re.search(r'Key "([^"]+)" does not exist', text)
+    if missing:  # a locked ConfigDict: a misspelt key in the file
+        hint = re.search(r'Did you mean "([^"]+)"', text)
+        suggestion = f"; did you mean {hint.group(1)!r}?" if hint else ""
+        return f"the config has no key {missing.group(1)!r}{suggestion}"
+    return (text.strip().splitlines() or [""])[0]
+
+
+def _unknown_override(error: Exception) -> str | None:
+    """Name the --config.KEY override whose key the config lacks (config_flags names the key)."""
+    if not isinstance(error, AttributeError | KeyError):
+        return None
     text = str(error).replace("\\n", "\n").replace("\\'", "'")
     quoted = re.findall(r"'([A-Za-z0-9_.]+)'", text)
     key = quoted[0] if quoted else ""
     hint = re.search(r'Did you mean "([^"]+)"', text)
     overrides = [a.split("=")[0][2:] for a in sys.argv[1:] if a.startswith("--config.")]
     culprit = next((o for o in overrides if key and key.split(".")[-1] in o.split(".")[1:]), None)
-    if culprit is None:  # not an override: the config file itself failed
-        first = (text.strip().splitlines() or [""])[0]
-        return f"cannot build the config: {type(error).__name__}: {first}"
+    if culprit is None:
+        return None
     suggestion = f"; did you mean {hint.group(1)!r}?" if hint else " (check its spelling)"
     return f"--{culprit}: the config has no key {culprit[len('config.') :]!r}{suggestion}"
 
 
+def _help(full: bool) -> str:
+    if full:
+        return flags.FLAGS.get_help()
+    own = [flags.FLAGS[n] for n in ("config", "workdir", "allow_config_change")]
+    lines = [__doc__.strip(), "", "flags:"]
+    for flag in own:
+        lines.append(f"  --{flag.name}: {flag.help}")
+    lines.append("  --config.KEY=VALUE: override one config key (e.g. --config.seed=1)")
+    lines.append("  --helpfull: every flag, absl's included")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    args = sys.argv[1:]
+    if any(a in _HELPFULL for a in args) or any(a in _HELP for a in args):
+        print(_help(full=any(a in _HELPFULL for a in args)))
+        sys.exit(0)
+    from lgl_spl.train import console
+
+    console.setup_logging()
     try:
         argv = flags.FLAGS(sys.argv)
     except flags.Error as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except (AttributeError, KeyError) as e:  # --config.KEY=VALUE with a KEY the config lacks
-        print(f"error: {_unknown_override(e)}", file=sys.stderr)
+    except Exception as e:  # noqa: BLE001 - the config file (or an override) failed to load
+        print(f"error: {_load_error(e)}", file=sys.stderr)
         sys.exit(2)
     try:
         _run(argv)

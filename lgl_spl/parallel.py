@@ -17,6 +17,8 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from lgl_spl.util import ceil_div
+
 _DISTRIBUTED_ENV = ("JAX_COORDINATOR_ADDRESS", "COORDINATOR_ADDRESS")
 
 
@@ -119,8 +121,26 @@ def pass_batch_size(n: int, max_size: int, multiple: int = 1) -> int:
     """The batch size of one pass over ``n`` examples: as few batches as ``max_size``
     allows, evenly filled (1,438 examples are two batches of 719, not two of 1,000),
     rounded up to a multiple of ``multiple`` (the mesh size)."""
-    size = -(-n // -(-n // max_size))
-    return -(-size // multiple) * multiple
+    size = ceil_div(n, ceil_div(n, max_size))
+    return ceil_div(size, multiple) * multiple
+
+
+def padded_batches(indices: np.ndarray, size: int):
+    """``(idx, weights)`` batches of exactly ``size`` covering ``indices`` in order.
+
+    The last batch is padded with its last real index at weight 0, so every batch
+    has one shape (one compilation) and padding never reads outside the data.
+    """
+    indices = np.asarray(indices, np.int32)
+    for start in range(0, len(indices), size):
+        chunk = indices[start : start + size]
+        weights = np.zeros(size, np.float32)
+        weights[: len(chunk)] = 1.0
+        yield (chunk if len(chunk) == size else _pad(chunk, size)), weights
+
+
+def _pad(chunk: np.ndarray, size: int) -> np.ndarray:
+    return np.concatenate([chunk, np.full(size - len(chunk), chunk[-1], np.int32)])
 
 
 def to_host(x) -> np.ndarray:

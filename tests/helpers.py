@@ -33,6 +33,28 @@ def cli_env() -> dict:
     return env
 
 
+def train_capturing(config, workdir: str, monkeypatch):
+    """``train_and_evaluate`` that also returns the run's :class:`Experiment` (its steps…)."""
+    from lgl_spl.train import loop
+
+    built = []
+    real = loop.build_experiment
+
+    def build(c):
+        built.append(real(c))
+        return built[-1]
+
+    monkeypatch.setattr(loop, "build_experiment", build)
+    last = loop.train_and_evaluate(config, workdir)
+    monkeypatch.setattr(loop, "build_experiment", real)
+    return built[-1], last
+
+
+def read_rows(workdir: str, name: str) -> list[dict]:
+    with open(os.path.join(workdir, name)) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 def read_metrics(workdir: str, *, drop=("wall_time",)) -> list[dict]:
     with open(os.path.join(workdir, "metrics.jsonl")) as f:
         rows = [json.loads(line) for line in f if line.strip()]

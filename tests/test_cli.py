@@ -25,7 +25,7 @@ def run(*args):
     ("args", "message"),
     [
         (["--config", "configs/missing.py", "--workdir", "{tmp}"], "cannot load the config file"),
-        (["--config", "configs/digits_random.py"], "--workdir is required"),
+        (["--config", "{tmp}/broken.py", "--workdir", "{tmp}"], "broken.py, line 2: SyntaxError"),
         (
             [
                 "--config",
@@ -84,6 +84,7 @@ def run(*args):
 )
 def test_bad_input_is_one_line(tmp_path, args, message):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    (tmp_path / "broken.py").write_text("def get_config():\n    return dict(\n")
     result = run(*args)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]

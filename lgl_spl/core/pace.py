@@ -1,4 +1,4 @@
-"""The pace rule: λ and γ "set from ranked samples" (DESIGN §4)."""
+"""The pace rule: λ and γ "set from ranked samples" (docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Flax Linen students and embedding nets: ``get_model(name, num_classes=…, width=…)``."""
 
+from lgl_spl.models.heads import classifier_path, reinit_classes
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
 from lgl_spl.models.registry import EMBEDDING_MODELS, MODELS, get_model, init_variables
@@ -16,6 +17,8 @@ __all__ = [
     "ResNet50",
     "VGG16",
     "WideResNet",
+    "classifier_path",
     "get_model",
     "init_variables",
+    "reinit_classes",
 ]

@@ -1,15 +1,24 @@
-"""Host-side schedulers: pure state machines that emit index arrays."""
+"""Host-side schedulers: pure state machines that turn signals into index arrays."""
 
-from lgl_spl.samplers.base import RoundPlan, Sampler, Signals, fill_round, round_rng
+from lgl_spl.samplers.base import RoundPlan, Sampler, Signals, fill_round, round_rng, stream_key
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.lgl import LGLSampler
-from lgl_spl.samplers.registry import SAMPLERS, make_sampler
+from lgl_spl.samplers.registry import (
+    METHODS,
+    SAMPLERS,
+    Method,
+    get_method,
+    make_sampler,
+    validate_method,
+)
 from lgl_spl.samplers.self_paced import SelfPacedSampler
 from lgl_spl.samplers.uniform import RandomSampler
 
 __all__ = [
+    "METHODS",
     "SAMPLERS",
     "LGLSampler",
+    "Method",
     "RandomSampler",
     "RoundPlan",
     "Sampler",
@@ -17,6 +26,9 @@ __all__ = [
     "SelfPacedSampler",
     "Signals",
     "fill_round",
+    "get_method",
     "make_sampler",
     "round_rng",
+    "stream_key",
+    "validate_method",
 ]

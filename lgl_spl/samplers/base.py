@@ -1,10 +1,11 @@
 """The sampler interface: pure state machines that turn signals into index arrays.
 
-A sampler never touches devices or files. Each round (ceil(N / batch) student
-updates) the loop hands it the current state, the round number and, when it
-asked for them, the scoring pass's per-example signals; it returns a
-``RoundPlan`` and its new state. All randomness comes from (seed, round), so a
-run resumed from a checkpoint replays the same plans.
+A sampler never runs a network and never touches devices or files. Each round
+(ceil(N / batch) student updates) the loop hands it the current state, the
+round number and signals: the scoring pass's per-example outputs when it asked
+for them, and the cluster ids of an embedding learner when the method has one.
+It returns a ``RoundPlan`` and its new state. All randomness comes from
+(seed, round), so a run resumed from a checkpoint replays the same plans.
 """
 
 from __future__ import annotations
@@ -12,16 +13,28 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple, Protocol
 
+import jax
 import numpy as np
+
+from lgl_spl.util import ceil_div
 
 
 class Signals(NamedTuple):
-    """Per-example outputs of the scoring pass over the training set (host arrays)."""
+    """Per-example signals about the training set (host arrays).
 
-    losses: np.ndarray  # [N] float32
-    logits: np.ndarray  # [N, C] float32 (untrained LGL classes masked)
-    features: np.ndarray  # [N, F] float32
+    The scoring pass fills ``losses``, ``logits`` and ``features`` (None in a
+    round without one); an embedding learner (SPL-ADVisE) fills ``groups``.
+    """
+
+    losses: np.ndarray | None  # [N] float32
+    logits: np.ndarray | None  # [N, C] float32 (untrained LGL classes masked)
+    features: np.ndarray | None  # [N, F] float32
     labels: np.ndarray  # [N] int32
+    groups: np.ndarray | None = None  # [N] int32 cluster ids (class * K + j)
+
+    @property
+    def scored(self) -> bool:
+        return self.losses is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +68,11 @@ def round_rng(seed: int, round_index: int, stream: int = 0) -> np.random.Generat
     return np.random.default_rng([seed, round_index, stream])
 
 
+def stream_key(seed: int, index: int, stream: int) -> jax.Array:
+    """A JAX key that is a pure function of (seed, index, stream), like :func:`round_rng`."""
+    return jax.random.key(int(round_rng(seed, index, stream).integers(2**31)))
+
+
 def fill_round(
     rng: np.random.Generator, subset: np.ndarray, num_examples: int, steps: int, batch: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +87,7 @@ def fill_round(
     if subset.size == 0:
         raise ValueError("fill_round: the selected subset is empty")
     total = steps * batch
-    passes = -(-total // subset.size)
+    passes = ceil_div(total, subset.size)
     order = np.concatenate([rng.permutation(subset) for _ in range(passes)])[:total]
     weights = (np.arange(total) < num_examples).astype(np.float32)
     return order.reshape(steps, batch), weights.reshape(steps, batch)

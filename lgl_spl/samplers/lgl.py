@@ -1,4 +1,4 @@
-"""``lgl``: Local-to-Global Learning (Cheng et al. 2019), DESIGN §4.
+"""``lgl``: Local-to-Global Learning (Cheng et al. 2019), docs/design.md §4.
 
 Classes are added in m stages of ceil(C/m). Stage k trains on every example of
 the classes added so far; the C-way head stays, untrained classes' logits are
@@ -18,25 +18,41 @@ baseline's run length) stretches the LR schedule over each stage.
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from lgl_spl import core
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
+from lgl_spl.samplers import schema
+from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng, stream_key
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.self_paced import selection_info
+
+FIELDS = {
+    "num_stages": schema.integer(3, "m: stages of ceil(C/m) classes", low=1),
+    "order": schema.choice(
+        "random", "how later stages pick their classes", tuple(core.LGL_STRATEGIES)
+    ),
+    "budget": schema.choice(
+        "paper",
+        "paper: every stage gets the baseline's schedule over its classes; fair: the "
+        "baseline's updates split over the stages",
+        ("paper", "fair"),
+    ),
+    "schedule_steps": schema.integer(
+        0, "the baseline's run length: each stage stretches the LR schedule over it (0: off)", low=0
+    ),
+}
 
 
 class LGLSampler:
     def __init__(self, cfg, ctx: SamplerContext):
         self.ctx = ctx
-        self.order = cfg.get("order", "random")
+        self.order = cfg.order
         if self.order not in core.LGL_STRATEGIES:
             raise ConfigError(
                 f"unknown LGL order {self.order!r}; choose one of {', '.join(core.LGL_STRATEGIES)}"
             )
-        m = int(cfg.get("num_stages", 3))
+        m = int(cfg.num_stages)
         if not 1 <= m <= ctx.num_classes:
             raise ConfigError(
                 f"method.num_stages must be between 1 and the {ctx.num_classes} classes, got {m}"
@@ -58,7 +74,7 @@ class LGLSampler:
         ends = np.round(np.cumsum(cumulative) / cumulative.sum() * rounds).astype(int)
         ends = np.maximum(ends, np.arange(1, len(ends) + 1))  # every stage ≥ 1 round
         self.stage_starts = np.concatenate([[0], ends[:-1]])
-        self.schedule_steps = int(cfg.get("schedule_steps", 0))
+        self.schedule_steps = int(cfg.schedule_steps)
 
     def stage_of(self, round_index: int) -> int:
         return int(np.searchsorted(self.stage_starts, round_index, side="right") - 1)
@@ -75,7 +91,7 @@ class LGLSampler:
     def _choose(self, state, stage: int, signals: Signals | None) -> tuple[np.ndarray, np.ndarray]:
         ctx = self.ctx
         trained = np.asarray(state["trained"])
-        key = jax.random.key(int(round_rng(ctx.seed, stage, 5).integers(2**31)))
+        key = stream_key(ctx.seed, stage, 5)
         strategy = "random" if stage == 0 else self.order
         entropies = np.full(ctx.num_classes, np.nan, np.float32)
         if strategy != "random":

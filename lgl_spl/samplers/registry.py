@@ -1,29 +1,58 @@
-"""Samplers by method name."""
+"""Methods by name: each one's sampler and its settings (declared beside the sampler)."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from collections.abc import Callable, Mapping
 
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.advise import AdviseSampler
+from lgl_spl.samplers import advise, lgl, self_paced, uniform
 from lgl_spl.samplers.context import SamplerContext
-from lgl_spl.samplers.lgl import LGLSampler
-from lgl_spl.samplers.self_paced import SelfPacedSampler
-from lgl_spl.samplers.uniform import RandomSampler
+from lgl_spl.samplers.schema import Field, check_block
 
-SAMPLERS = {
-    "random": RandomSampler,
-    "spl": functools.partial(SelfPacedSampler, rule="spl"),
-    "spl_inv": functools.partial(SelfPacedSampler, rule="spl_inv"),
-    "spld": functools.partial(SelfPacedSampler, rule="spld"),
-    "lgl": LGLSampler,
-    "advise": AdviseSampler,
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    name: str
+    build: Callable  # (method_cfg, SamplerContext) -> sampler
+    fields: Mapping[str, Field]
+    embedding: bool = False  # the loop runs an embedding learner beside the student
+
+    def defaults(self) -> dict:
+        return {key: field.default for key, field in self.fields.items()}
+
+
+def _self_paced(rule: str):
+    return functools.partial(self_paced.SelfPacedSampler, rule=rule)
+
+
+METHODS = {
+    m.name: m
+    for m in (
+        Method("random", uniform.RandomSampler, uniform.FIELDS),
+        Method("spl", _self_paced("spl"), self_paced.SPL_FIELDS),
+        Method("spl_inv", _self_paced("spl_inv"), self_paced.SPL_FIELDS),
+        Method("spld", _self_paced("spld"), self_paced.SPLD_FIELDS),
+        Method("advise", advise.make_advise_sampler, advise.FIELDS, embedding=True),
+        Method("lgl", lgl.LGLSampler, lgl.FIELDS),
+    )
 }
+SAMPLERS = METHODS  # the known method names
+
+
+def get_method(name: str) -> Method:
+    if name not in METHODS:
+        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(METHODS))}")
+    return METHODS[name]
+
+
+def validate_method(method_cfg) -> None:
+    """The ``method`` block names a known method and every setting fits its schema."""
+    check_block("method", method_cfg, get_method(method_cfg.name).fields)
 
 
 def make_sampler(method_cfg, ctx: SamplerContext):
-    """The sampler a config's ``method`` block asks for."""
-    name = method_cfg.name
-    if name not in SAMPLERS:
-        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(SAMPLERS))}")
-    return SAMPLERS[name](method_cfg, ctx)
+    """The sampler a config's ``method`` block asks for (validated first)."""
+    validate_method(method_cfg)
+    return get_method(method_cfg.name).build(method_cfg, ctx)

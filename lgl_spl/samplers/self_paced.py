@@ -1,21 +1,49 @@
-"""``spl``, ``spl_inv`` and ``spld``: self-paced selection with the pace rule (DESIGN §4).
+"""``spl``, ``spl_inv`` and ``spld``: self-paced selection with the pace rule (docs/design.md §4).
 
 Every round after the warm-up, the student's per-example losses (one scoring
 pass, eval mode) give λ_e and γ_e; the selected subset is then cycled through
 for a full round of updates, so every method spends the same updates.
 ``spld`` ranks losses inside fixed groups: k-means clusters (per class) of the
 *initial* student's features, as SPL-ADVisE's baseline does, or of raw pixels.
+SPL-ADVisE (``advise``) is SPLD whose groups arrive as signals from the
+embedding learner every round.
 """
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 
 from lgl_spl import core
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
+from lgl_spl.samplers import schema
+from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng, stream_key
 from lgl_spl.samplers.context import SamplerContext
+
+# The pace rule (docs/design.md §4): q_e = min(1, q0·(1+β1)^e), λ_e its loss quantile,
+# γ_e = g0·(1+β2)^e · λ_e.
+PACE_FIELDS = {
+    "warmup_rounds": schema.integer(1, "rounds on all data before the first selection", low=0),
+    "rescore_every": schema.integer(1, "rounds between scoring passes (1: every round)", low=1),
+    "q0": schema.number(
+        0.5, "fraction selected in the first selecting round", low=0.0, high=1.0, low_open=True
+    ),
+    "beta1": schema.number(0.1, "growth of the selected fraction per round", low=0.0),
+    "beta2": schema.number(0.1, "growth of SPLD's diversity weight per round", low=0.0),
+    "g0": schema.number(0.5, "SPLD's initial diversity weight, γ_0 = g0·λ_0", low=0.0),
+}
+CLUSTER_FIELDS = {
+    "num_clusters": schema.integer(8, "K: k-means clusters per class (SPLD's groups)", low=1),
+}
+SPL_FIELDS = dict(PACE_FIELDS)
+SPLD_FIELDS = {
+    **PACE_FIELDS,
+    **CLUSTER_FIELDS,
+    "groups": schema.choice(
+        "features",
+        "what SPLD's groups cluster: the initial student's features or the raw pixels",
+        ("features", "pixels"),
+    ),
+}
 
 
 def selection_info(ctx: SamplerContext, keep: np.ndarray, groups: np.ndarray | None) -> dict:
@@ -30,35 +58,30 @@ def selection_info(ctx: SamplerContext, keep: np.ndarray, groups: np.ndarray | N
 
 
 class SelfPacedSampler:
-    """SPL (easy first), SPL_INV (hard first) or SPLD (easy and diverse)."""
+    """SPL (easy first), SPL_INV (hard first) or SPLD (easy and diverse).
 
-    def __init__(self, cfg, ctx: SamplerContext, *, rule: str):
+    ``group_source`` (SPLD only): ``features`` or ``pixels`` cluster once at the
+    start; ``signals`` takes the groups handed in with every round's signals.
+    """
+
+    def __init__(self, cfg, ctx: SamplerContext, *, rule: str, group_source: str | None = None):
         self.cfg = cfg
         self.ctx = ctx
         self.rule = rule
-        self.warmup = int(cfg.get("warmup_rounds", 1))
-        self.rescore_every = int(cfg.get("rescore_every", 1))
+        self.warmup = int(cfg.warmup_rounds)
+        self.rescore_every = int(cfg.rescore_every)
         self.pace_kw = dict(
-            q0=float(cfg.get("q0", 0.5)),
-            beta1=float(cfg.get("beta1", 0.1)),
-            beta2=float(cfg.get("beta2", 0.1)),
-            g0=float(cfg.get("g0", 0.5)),
+            q0=float(cfg.q0), beta1=float(cfg.beta1), beta2=float(cfg.beta2), g0=float(cfg.g0)
         )
-        self.k = int(cfg.get("num_clusters", 8))
-        self.group_source = cfg.get("groups", "features")
-        if self.group_source not in ("features", "pixels"):
-            raise ConfigError(
-                f"method.groups must be 'features' or 'pixels', got {self.group_source!r}"
-            )
-        if rule == "spld":  # K clusters inside every class (advise inherits this check)
+        self.k = int(cfg.num_clusters) if rule == "spld" else 0
+        self.group_source = group_source or (cfg.groups if rule == "spld" else None)
+        if rule == "spld":  # K clusters inside every class
             counts = np.bincount(ctx.labels, minlength=ctx.num_classes)
             smallest = int(counts[counts > 0].min()) if counts.any() else 0
-            if not 1 <= self.k <= smallest:
+            if self.k > smallest:
                 raise ConfigError(
                     f"method.num_clusters K={self.k} is larger than the smallest class "
                     f"({smallest} examples)"
-                    if self.k > smallest
-                    else f"method.num_clusters must be ≥ 1, got {self.k}"
                 )
 
     def init(self) -> dict:
@@ -71,7 +94,7 @@ class SelfPacedSampler:
         }
 
     def _needs_groups(self, state) -> bool:
-        return self.rule == "spld" and int(state["groups"][0]) < 0
+        return self.group_source in ("features", "pixels") and int(state["groups"][0]) < 0
 
     def _scores_this_round(self, round_index: int) -> bool:
         e = round_index - self.warmup
@@ -83,7 +106,7 @@ class SelfPacedSampler:
 
     def cluster(self, points: np.ndarray, round_index: int) -> np.ndarray:
         ctx = self.ctx
-        key = jax.random.key(int(round_rng(ctx.seed, round_index, 3).integers(2**31)))
+        key = stream_key(ctx.seed, round_index, 3)
         with ctx.timed("clustering"):
             res = core.kmeans_per_class(
                 key, points.astype(np.float32), ctx.labels, ctx.num_classes, self.k
@@ -93,7 +116,9 @@ class SelfPacedSampler:
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx
         state = dict(state)
-        if self._needs_groups(state):
+        if self.group_source == "signals" and signals is not None and signals.groups is not None:
+            state["groups"] = np.asarray(signals.groups, np.int32)
+        elif self._needs_groups(state):
             if self.group_source == "features":
                 points = signals.features
             else:

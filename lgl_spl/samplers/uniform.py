@@ -7,6 +7,8 @@ import numpy as np
 from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
 from lgl_spl.samplers.context import SamplerContext
 
+FIELDS = {}  # no settings
+
 
 class RandomSampler:
     """One shuffled pass over the training set per round; the last batch is padded."""

@@ -29,7 +29,8 @@ def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
     return jnp.where(class_mask[None, :], logits, _MASKED_LOGIT)
 
 
-def _variables(params, batch_stats):
+def model_variables(params, batch_stats) -> dict:
+    """Linen variables from params and (possibly empty) BatchNorm statistics."""
     return {"params": params, "batch_stats": batch_stats} if batch_stats else {"params": params}
 
 
@@ -51,7 +52,7 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
     data_sharding = bat if host_batches else rep
 
     def forward(params, batch_stats, images, *, train, key=None):
-        variables = _variables(params, batch_stats)
+        variables = model_variables(params, batch_stats)
         if train:
             (logits, features), updates = model.apply(
                 variables, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"]

@@ -6,6 +6,7 @@ import math
 import os
 
 from lgl_spl.errors import ConfigError
+from lgl_spl.samplers import get_method, schema, validate_method
 
 _REQUIRED = (
     "seed",
@@ -46,14 +47,10 @@ def validate_config(config) -> None:
     """Checks that need no data: names, types, ranges."""
     from lgl_spl.data import KNOWN_DATASETS
     from lgl_spl.models import MODELS
-    from lgl_spl.samplers import SAMPLERS
 
     for key in _REQUIRED:
         _get(config, key)
-    if config.method.name not in SAMPLERS:
-        raise ConfigError(
-            f"unknown method {config.method.name!r}; choose one of {', '.join(sorted(SAMPLERS))}"
-        )
+    get_method(config.method.name)  # unknown methods first: the rest depends on it
     if config.data.name not in KNOWN_DATASETS and not config.data.npz_path:
         raise ConfigError(
             f"unknown dataset {config.data.name!r}; choose one of {', '.join(KNOWN_DATASETS)} "
@@ -81,39 +78,16 @@ def validate_config(config) -> None:
     if not float(config.model.width) > 0:  # also NaN
         raise ConfigError(f"model.width must be > 0, got {config.model.width}")
     _validate_train(config.train)
-    _validate_method(config.method)
+    validate_method(config.method)
 
 
-def _number(node, key: str, default, *, low=None, high=None, low_open=False, prefix="method"):
-    """A finite number in [low, high] (or (low, high] with ``low_open``)."""
-    value = node.get(key, default)
-    name = f"{prefix}.{key}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    below = low is not None and (value <= low if low_open else value < low)
-    if not math.isfinite(value) or below or (high is not None and value > high):
-        lo = "" if low is None else f"{'>' if low_open else '≥'} {low:g}"
-        hi = "" if high is None else f"≤ {high:g}"
-        bounds = " and ".join(filter(None, (lo, hi)))
-        raise ConfigError(f"{name} must be a finite number {bounds}, got {value}")
-
-
-def _integer(node, key: str, default, *, low: int, prefix="method"):
-    value = node.get(key, default)
-    name = f"{prefix}.{key}"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ConfigError(f"{name} must be ≥ {low}, got {value}")
-
-
-def _choice(node, key: str, default, choices, *, prefix="method"):
-    value = node.get(key, default)
-    if value not in choices:
-        raise ConfigError(
-            f"{prefix}.{key} must be one of {', '.join(map(str, choices))}, got {value!r}"
-        )
+_TRAIN_FIELDS = {
+    "eval_batch_size": schema.integer(1000, "examples per evaluation batch", low=1),
+    "num_devices": schema.integer(0, "devices to use (0: all)", low=0),
+    "checkpoint_every": schema.integer(0, "steps between checkpoints (0: evaluations)", low=0),
+    "weight_decay": schema.number(0.0, "L2 weight decay", low=0.0),
+    "momentum": schema.number(0.0, "SGD momentum", low=0.0, high=1.0),
+}
 
 
 def _validate_train(train) -> None:
@@ -122,52 +96,8 @@ def _validate_train(train) -> None:
 
     make_optimizer(train)  # unknown names raise ConfigError
     make_schedule(train)
-    _integer(train, "eval_batch_size", 1000, low=1, prefix="train")
-    _integer(train, "num_devices", 0, low=0, prefix="train")
-    _integer(train, "checkpoint_every", 0, low=0, prefix="train")
-    _number(train, "weight_decay", 0.0, low=0.0, prefix="train")
-    _number(train, "momentum", 0.0, low=0.0, high=1.0, prefix="train")
-
-
-def _validate_method(m) -> None:
-    """The method's own hyperparameters: names, pace parameters, cluster and stage counts.
-
-    The pace thresholds themselves are not configured: λ_e is the q_e-quantile of
-    the losses and γ_e = g_e·λ_e, so q0, beta1, beta2 and g0 decide them.
-    """
-    from lgl_spl.core import LGL_STRATEGIES
-    from lgl_spl.models import EMBEDDING_MODELS
-
-    name = m.name
-    if name in ("spl", "spl_inv", "spld", "advise"):
-        _number(m, "q0", 0.5, low=0.0, high=1.0, low_open=True)
-        _number(m, "beta1", 0.1, low=0.0)
-        _number(m, "beta2", 0.1, low=0.0)
-        _number(m, "g0", 0.5, low=0.0)
-        _integer(m, "warmup_rounds", 1, low=0)
-        _integer(m, "rescore_every", 1, low=1)
-    if name in ("spld", "advise"):
-        _integer(m, "num_clusters", 8, low=1)
-    if name == "spld":
-        _choice(m, "groups", "features", ("features", "pixels"))
-    if name == "advise":
-        _choice(m, "embed_model", "lenet_embed", EMBEDDING_MODELS)
-        _choice(m, "schedule", "interleaved", ("interleaved", "pretrain"))
-        _integer(m, "clusters_per_batch", 8, low=2)  # the magnet loss needs impostors
-        _integer(m, "examples_per_cluster", 8, low=1)
-        _integer(m, "refresh_every", 500, low=1)
-        _integer(m, "embed_steps", 2000, low=0)
-        _integer(m, "student_steps_per_embed_step", 1, low=1)
-        _integer(m, "embed_dim", 64, low=1)
-        _integer(m, "snapshot_examples", 1000, low=0)
-        _number(m, "embed_width", 1.0, low=0.0, low_open=True)
-        _number(m, "embed_lr", 1e-4, low=0.0, low_open=True)
-        _number(m, "alpha", 1.0, low=0.0)
-    if name == "lgl":
-        _choice(m, "order", "random", LGL_STRATEGIES)
-        _choice(m, "budget", "paper", ("paper", "fair"))
-        _integer(m, "num_stages", 3, low=1)
-        _integer(m, "schedule_steps", 0, low=0)
+    for key, field in _TRAIN_FIELDS.items():
+        field.check(f"train.{key}", train.get(key, field.default))
 
 
 def validate_devices(config, available: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from absl import flags
 from lgl_spl import main as main_module
 from lgl_spl.train import loop as loop_module
 from lgl_spl.train.checkpoints import Checkpoints
-from lgl_spl.train.metrics import Progress
+from lgl_spl.train.console import Progress
 from tests.helpers import REPO, cli_env, read_metrics
 from tests.reliability import tiny
 
@@ -90,16 +91,17 @@ def cli_killed_at(step: int, *args: str, timeout: float = 180) -> int:
         [sys.executable, "-m", "lgl_spl.main", *args, "--config.train.log_every=1"],
         cwd=REPO,
         env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.time() + timeout
     seen = 0
     try:
-        for line in proc.stdout:
-            if line.startswith("step "):
-                seen = int(line.split()[1].split("/")[0])
+        for line in proc.stderr:
+            progress = re.search(r" step (\d+)/\d+ \|", line)
+            if progress:
+                seen = int(progress.group(1))
                 if seen >= step:
                     proc.send_signal(signal.SIGKILL)
                     break
@@ -109,7 +111,7 @@ def cli_killed_at(step: int, *args: str, timeout: float = 180) -> int:
         if proc.poll() is None:
             proc.kill()
         proc.wait(timeout=60)
-        proc.stdout.close()
+        proc.stderr.close()
     assert seen >= step, f"the run ended (code {proc.returncode}) before step {step}"
     return seen
 

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 
 from lgl_spl import data as data_lib
+from lgl_spl import main as main_module
 from lgl_spl.configlib import set_method
 from lgl_spl.data import sources
 from lgl_spl.errors import ConfigError, DatasetUnavailableError
 from lgl_spl.samplers import SamplerContext, make_sampler
-from lgl_spl.train import loop as loop_module
+from lgl_spl.train import experiment as experiment_module
 from lgl_spl.train.validate import check_workdir, validate_config, validate_devices
 from tests.reliability.common import TINY, call_main, cli, config, error_lines, reset_flags
 
@@ -101,7 +102,8 @@ def test_bad_config_values_are_named(case):
 
 def test_missing_required_key_is_named():
     c = config("random")
-    del c.data["npz_path"]
+    with c.unlocked():
+        del c.data["npz_path"]
     with pytest.raises(ConfigError, match="config is missing the key 'data.npz_path'"):
         validate_config(c)
 
@@ -146,7 +148,6 @@ def _context(counts, *, steps=400, batch=8):
         num_steps=steps,
         labels=labels,
         x_train=np.zeros((len(labels), 4, 4, 1), np.uint8),
-        feed=types.SimpleNamespace(host_batches=False),  # enough for advise's checks
     )
 
 
@@ -331,7 +332,7 @@ def run_main(monkeypatch, capsys):
     def setup_reached(*args, **kwargs):
         raise AssertionError("training setup started despite the bad input")
 
-    monkeypatch.setattr(loop_module, "create_train_state", setup_reached)
+    monkeypatch.setattr(experiment_module, "create_train_state", setup_reached)
     yield lambda *argv: call_main(monkeypatch, capsys, *argv)
     reset_flags()
 
@@ -390,13 +391,66 @@ def test_cli_entry_stops_before_training(run_main, tmp_path, case):
     assert seconds < 60
 
 
-def test_cli_entry_requires_a_workdir_and_a_config(run_main):
-    code, err, _ = run_main(f"--config={TINY}")
-    assert code == 2 and error_lines(err) == ["error: --workdir is required"]
+def test_cli_entry_requires_a_config_and_no_stray_arguments(run_main):
     code, err, _ = run_main("--workdir=/tmp/x")
     assert code == 2 and "--config is required" in error_lines(err)[0]
     code, err, _ = run_main(f"--config={TINY}", "--workdir=/tmp/x", "stray")
     assert code == 2 and error_lines(err) == ["error: unexpected arguments: stray"]
+
+
+def test_cli_entry_defaults_the_workdir_to_runs_config_name(monkeypatch):
+    """``--config configs/x.py`` alone runs in runs/x (runs/tiny_spl for ``tiny.py:spl``)."""
+    import lgl_spl.train
+
+    seen = {}
+
+    def fake(config, workdir, **kwargs):
+        seen["workdir"] = workdir
+        seen["method"] = config.method.name
+
+    monkeypatch.setattr(lgl_spl.train, "train_and_evaluate", fake)
+    reset_flags()
+    monkeypatch.setattr(sys, "argv", ["lgl_spl.main", f"--config={TINY}:spl"])
+    try:
+        main_module.main()
+    finally:
+        reset_flags()
+    assert seen == {"workdir": os.path.join("runs", "tiny_spl"), "method": "spl"}
+
+
+BROKEN_CONFIGS = {
+    "syntax": ("def get_config(:\n    return 1\n", "line 1: SyntaxError"),
+    "import": (
+        "from lgl_spl.configlib import no_such_helper\n\ndef get_config():\n    return 1\n",
+        "line 1: ImportError: cannot import name 'no_such_helper'",
+    ),
+    "misspelt key": (
+        "from lgl_spl.configlib import digits_student\n\n"
+        "def get_config():\n    c = digits_student()\n    c.train.num_step = 5\n    return c\n",
+        "line 5: AttributeError: the config has no key 'num_step'; did you mean 'num_steps'?",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN_CONFIGS)
+def test_broken_config_file_is_one_line_naming_file_and_line(run_main, tmp_path, case):
+    text, message = BROKEN_CONFIGS[case]
+    path = tmp_path / "broken.py"
+    path.write_text(text)
+    code, err, _ = run_main(f"--config={path}", f"--workdir={tmp_path / 'run'}")
+    assert code == 2 and "Traceback" not in err, err
+    (line,) = error_lines(err)
+    assert line.startswith(f"error: cannot load the config file {path}, "), line
+    assert message in line, line
+
+
+def test_help_lists_the_flags_and_exits_zero(monkeypatch, capsys):
+    for flag, expected in (("--help", "--config.KEY=VALUE"), ("--helpfull", "--workdir")):
+        monkeypatch.setattr(sys, "argv", ["lgl_spl.main", flag])
+        with pytest.raises(SystemExit) as info:
+            main_module.main()
+        out = capsys.readouterr().out
+        assert info.value.code == 0 and expected in out and "allow_config_change" in out
 
 
 # ---- the real CLI: one line, no traceback, for the whole process ------------------------

@@ -20,7 +20,7 @@ import lgl_spl as L
 from lgl_spl.configlib import set_method
 from lgl_spl.data.sources import load_digits
 from lgl_spl.samplers import SamplerContext, Signals, make_sampler
-from lgl_spl.train import loop as loop_module
+from lgl_spl.train import experiment as experiment_module
 from lgl_spl.train import train_and_evaluate
 from tests.helpers import read_metrics
 from tests.reliability.common import TINY, call_main, config, error_lines, latest_checkpoint
@@ -124,7 +124,8 @@ def _signals(ctx, losses):
 def test_tied_losses_never_give_an_empty_round(name, loss):
     """Every loss equal: λ sits on the tie; the round still trains on real examples."""
     ctx = _context([20, 20, 20])
-    sampler = make_sampler(_cfg(name, num_clusters=2, groups="pixels"), ctx)
+    spld = {"num_clusters": 2, "groups": "pixels"} if name == "spld" else {}
+    sampler = make_sampler(_cfg(name, **spld), ctx)
     state = sampler.init()
     for r in range(4):
         signals = _signals(ctx, np.full(ctx.num_examples, loss))
@@ -268,7 +269,7 @@ def test_weights_blown_up_by_the_last_update_are_never_saved(tmp_path, monkeypat
     """The loss of step k is computed before its update: a finite loss can come with
     non-finite weights (a backward pass that overflowed). Step 35 is such a step here, and
     also a checkpoint step; the run must stop there rather than save the broken weights."""
-    real_make_steps = loop_module.make_steps
+    real_make_steps = experiment_module.make_steps
 
     def make_steps(*args, **kwargs):
         steps = real_make_steps(*args, **kwargs)
@@ -281,7 +282,7 @@ def test_weights_blown_up_by_the_last_update_are_never_saved(tmp_path, monkeypat
 
         return steps._replace(train=train)
 
-    monkeypatch.setattr(loop_module, "make_steps", make_steps)
+    monkeypatch.setattr(experiment_module, "make_steps", make_steps)
     run = tmp_path / "run"
     with pytest.raises(FloatingPointError, match="weights are not finite after step 35"):
         train_and_evaluate(config("random", checkpoint_every=5), str(run))

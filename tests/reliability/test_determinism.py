@@ -7,8 +7,8 @@ Related existing test: tests/train/test_engine.py::test_one_and_two_devices_agre
 import numpy as np
 import pytest
 
+from lgl_spl.train import loop as loop_module
 from lgl_spl.train import train_and_evaluate
-from lgl_spl.train.loop import _Loop
 from tests.helpers import read_metrics
 from tests.reliability.common import config, same_metrics
 from tests.reliability.tiny import EVAL_EVERY
@@ -17,14 +17,14 @@ from tests.reliability.tiny import EVAL_EVERY
 def _run_recording_plans(monkeypatch, workdir, c) -> list[tuple[int, np.ndarray, dict]]:
     """Train ``c``; return every round's (index, plan indices, plan info)."""
     plans = []
-    real = _Loop.start_round
+    real = loop_module.start_round
 
-    def start_round(self, round_index):
-        real(self, round_index)
-        plans.append((round_index, self.plan.indices.copy(), dict(self.plan.info)))
+    def start_round(exp, rs, round_index):
+        real(exp, rs, round_index)
+        plans.append((round_index, rs.plan.indices.copy(), dict(rs.plan.info)))
 
-    monkeypatch.setattr(_Loop, "start_round", start_round)
-    _Loop(c, str(workdir)).run(allow_config_change=False)
+    monkeypatch.setattr(loop_module, "start_round", start_round)
+    train_and_evaluate(c, str(workdir))
     monkeypatch.undo()
     return plans
 

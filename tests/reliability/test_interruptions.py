@@ -137,7 +137,7 @@ def test_changed_config_is_refused_before_anything_is_touched(tmp_path, monkeypa
     wider = config("spl", num_steps=30)
     wider.model.width = 0.5
     with monkeypatch.context() as m:  # refused before the data and the model are set up
-        m.setattr(loop_module, "_Loop", None)
+        m.setattr(loop_module, "build_experiment", None)
         with pytest.raises(ConfigError, match=r"different config \(model\.width: 0\.25 -> 0\.5\)"):
             train_and_evaluate(wider, str(run))
     with pytest.raises(ConfigError, match=r"cannot be restored into this run .*shape"):

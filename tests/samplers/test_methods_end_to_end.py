@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from lgl_spl.configlib import set_method
+from lgl_spl.train import loop as loop_module
 from lgl_spl.train import train_and_evaluate
-from lgl_spl.train.loop import _Loop
-from tests.helpers import read_metrics, tiny_digits
+from lgl_spl.train.experiment import build_experiment
+from tests.helpers import read_metrics, read_rows, tiny_digits
 
 METHODS = {
     "spl": {},
@@ -59,29 +60,36 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
             assert z["embeddings"].shape == (1000, 16) and np.isfinite(z["embeddings"]).all()
             assert z["labels"].shape == (1000,) and int(z["embed_steps"]) > 0
 
-    real_drain = _Loop._drain
+    real_drain = loop_module._drain
 
-    def crashing_drain(self, pending, step):
+    def crashing_drain(pending, rs, step, where):
         if step >= 100:  # between the checkpoints at steps 90 and 120
             raise Crash(step)
-        return real_drain(self, pending, step)
+        return real_drain(pending, rs, step, where)
 
-    monkeypatch.setattr(_Loop, "_drain", crashing_drain)
+    monkeypatch.setattr(loop_module, "_drain", crashing_drain)
     with pytest.raises(Crash):
         train_and_evaluate(config(name), run_dir)
-    monkeypatch.setattr(_Loop, "_drain", real_drain)
+    monkeypatch.setattr(loop_module, "_drain", real_drain)
     assert read_metrics(run_dir)[-1]["step"] == 90
     train_and_evaluate(config(name), run_dir)
     assert read_metrics(run_dir) == ref
+    assert _rounds(run_dir) == _rounds(ref_dir)  # no row lost or written twice
+
+
+def _rounds(workdir):
+    """rounds.jsonl without its wall times."""
+    return [{k: v for k, v in r.items() if k != "time"} for r in read_rows(workdir, "rounds.jsonl")]
 
 
 def test_lgl_never_predicts_an_untrained_class(tmp_path):
     c = set_method(tiny_digits(num_steps=90, eval_every=45), "lgl", num_stages=2)
-    loop = _Loop(c, str(tmp_path))
-    loop.run(allow_config_change=False)
-    loop.sampler_state = loop.sampler.init()
-    loop.start_round(0)  # stage 0's 5 classes, with the fully trained student
-    mask = loop.plan.class_mask
-    sig = loop.score_training_set(mask)
+    train_and_evaluate(c, str(tmp_path))
+    exp = build_experiment(c)
+    rs, _ = loop_module.load_checkpoint(exp, str(tmp_path))  # the fully trained student
+    rs.sampler = exp.sampler.init()
+    loop_module.start_round(exp, rs, 0)  # stage 0's 5 classes
+    mask = rs.plan.class_mask
+    sig = exp.evaluator.score(rs.train, exp.train_feed, mask, exp.dataset.y_train)
     predicted = np.argmax(sig.logits, axis=1)
     assert mask.sum() == 5 and np.all(mask[predicted])

@@ -175,7 +175,7 @@ def test_lgl_rejects_more_stages_than_classes_or_rounds():
         make_sampler(method("lgl", num_stages=7), context(classes=6))
     with pytest.raises(ConfigError, match="rounds"):
         make_sampler(method("lgl", num_stages=3), context(classes=6, steps=20))
-    with pytest.raises(ConfigError, match="unknown LGL order"):
+    with pytest.raises(ConfigError, match="method.order must be one of"):
         make_sampler(method("lgl", order="sideways"), context())
 
 

@@ -14,8 +14,7 @@ import pytest
 from lgl_spl import parallel
 from lgl_spl.errors import ConfigError
 from lgl_spl.train import train_and_evaluate
-from lgl_spl.train.loop import _Loop
-from tests.helpers import REPO, cli_env, load_config, read_metrics, tiny_digits
+from tests.helpers import REPO, cli_env, load_config, read_metrics, tiny_digits, train_capturing
 
 REQUIRED = {"step", "round", "test_accuracy", "train_loss", "selected_fraction", "wall_time"}
 
@@ -32,12 +31,11 @@ def test_digits_run_writes_metrics(tmp_path):
     assert os.listdir(tmp_path / "tensorboard")
 
 
-def test_each_step_compiles_once(tmp_path):
-    c = tiny_digits(num_steps=100, eval_every=25, val_fraction=0.0)
-    loop = _Loop(c, str(tmp_path))
-    loop.run(allow_config_change=False)
-    assert loop.steps.train._cache_size() == 1
-    assert loop.steps.evaluate._cache_size() == 1
+def test_each_step_compiles_once(tmp_path, monkeypatch):
+    c = tiny_digits(num_steps=100, eval_every=25)
+    exp, _ = train_capturing(c, str(tmp_path), monkeypatch)
+    assert exp.steps.train._cache_size() == 1
+    assert exp.steps.evaluate._cache_size() == 1
 
 
 def test_one_and_two_devices_agree(tmp_path):

@@ -1,0 +1,169 @@
+"""The fixed parts of one run, built once from its config: data, model, steps, method."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lgl_spl import data as data_lib
+from lgl_spl import models, parallel
+from lgl_spl.samplers import SamplerContext, get_method, make_sampler
+from lgl_spl.timing import PhaseTimer
+from lgl_spl.train.embedding import EmbeddingLearner
+from lgl_spl.train.evaluator import Evaluator
+from lgl_spl.train.feeding import make_feeder
+from lgl_spl.train.run_state import RunState
+from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
+from lgl_spl.train.steps import Steps, make_steps
+from lgl_spl.train.validate import validate_run
+from lgl_spl.util import ceil_div
+
+
+@dataclasses.dataclass
+class Experiment:
+    config: object
+    mesh: object
+    dataset: data_lib.Dataset
+    model: object
+    tx: object  # the optimiser without its learning rate (see train.state.make_optimizer)
+    schedule: object  # learning rate of the schedule step
+    spec: data_lib.AugmentSpec
+    steps: Steps
+    train_feed: object
+    test_feed: object
+    val_feed: object | None
+    sampler: object
+    embedder: EmbeddingLearner | None
+    evaluator: Evaluator
+    timer: PhaseTimer
+    init_key: jax.Array
+    step_key: jax.Array  # replicated on the mesh
+
+    @property
+    def num_train(self) -> int:
+        return int(self.dataset.y_train.shape[0])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.dataset.num_classes)
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.config.train.batch_size)
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.config.train.num_steps)
+
+    @property
+    def steps_per_round(self) -> int:
+        return ceil_div(self.num_train, self.batch_size)
+
+    @property
+    def num_rounds(self) -> int:
+        return ceil_div(self.num_steps, self.steps_per_round)
+
+    def run_info(self) -> dict:
+        """Facts about the run that the config alone does not give (for reports)."""
+        ds = self.dataset
+        return {
+            "dataset": self.config.data.name,
+            "label_names": list(ds.label_names),
+            "num_classes": self.num_classes,
+            "num_train": self.num_train,
+            "num_test": int(ds.y_test.shape[0]),
+            "num_val": int(ds.y_val.shape[0]),
+            "steps_per_round": self.steps_per_round,
+            "batch_size": self.batch_size,
+            "num_devices": int(self.mesh.size),
+            "num_processes": int(jax.process_count()),
+        }
+
+    def initial_state(self) -> RunState:
+        """The run's state before its first step (also the shape to restore into)."""
+        ds = self.dataset
+        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
+        sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
+        train = create_train_state(self.model, self.tx, self.init_key, sample)
+        return RunState(
+            train=parallel.put_replicated(train, self.mesh),
+            sampler=self.sampler.init(),
+            embedding=self.embedder.init() if self.embedder is not None else {},
+        )
+
+
+def build_experiment(config) -> Experiment:
+    """Load the data and build every fixed part of the run (the slow set-up)."""
+    mesh = parallel.make_mesh(int(config.train.num_devices))
+    dataset = data_lib.load(config.data, seed=config.seed)
+    validate_run(config, dataset, mesh.size)
+    ds = dataset
+    timer = PhaseTimer()
+    ctx = SamplerContext(
+        num_examples=int(ds.y_train.shape[0]),
+        num_classes=int(ds.num_classes),
+        batch_size=int(config.train.batch_size),
+        seed=int(config.seed),
+        num_steps=int(config.train.num_steps),
+        labels=np.asarray(ds.y_train, np.int32),
+        x_train=ds.x_train if ds.train_source is None else None,
+        timer=timer,
+    )
+    # The method first: its data-dependent checks fail before the model is built.
+    sampler = make_sampler(config.method, ctx)
+    train_feed = make_feeder(ds.x_train, ds.y_train, ds.train_source, mesh)
+    embedder = None
+    if get_method(config.method.name).embedding:
+        embedder = EmbeddingLearner(
+            config.method,
+            dataset_name=config.data.name,
+            feed=train_feed,
+            labels=ctx.labels,
+            num_classes=ctx.num_classes,
+            seed=ctx.seed,
+            steps_per_round=ctx.steps_per_round,
+            mesh=mesh,
+            timer=timer,
+        )
+    spec = data_lib.default_augment(config.data.name, config.data.augment)
+    model = models.get_model(
+        config.model.name,
+        num_classes=int(ds.num_classes),
+        width=float(config.model.width),
+        **dict(config.model.kwargs),
+    )
+    tx = make_optimizer(config.train)
+    schedule = make_schedule(config.train)
+    steps = make_steps(
+        model,
+        tx,
+        schedule,
+        spec,
+        mesh,
+        host_batches=train_feed.host_batches,
+    )
+    init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
+    return Experiment(
+        config=config,
+        mesh=mesh,
+        dataset=dataset,
+        model=model,
+        tx=tx,
+        schedule=schedule,
+        spec=spec,
+        steps=steps,
+        train_feed=train_feed,
+        test_feed=make_feeder(ds.x_test, ds.y_test, ds.test_source, mesh),
+        val_feed=make_feeder(ds.x_val, ds.y_val, None, mesh) if len(ds.y_val) else None,
+        sampler=sampler,
+        embedder=embedder,
+        evaluator=Evaluator(
+            steps, mesh, eval_batch_size=int(config.train.eval_batch_size), timer=timer
+        ),
+        timer=timer,
+        init_key=init_key,
+        step_key=parallel.put_replicated(step_key, mesh),
+    )

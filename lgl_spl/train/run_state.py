@@ -1,0 +1,128 @@
+"""Everything a run carries from step to step, and the one checkpoint tree built from it.
+
+The same :meth:`RunState.tree` is saved and, filled with placeholders of the
+right shapes, handed to orbax as the structure to restore into; so the saved
+and the restored layouts can never drift apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from lgl_spl.samplers import RoundPlan
+from lgl_spl.train.state import TrainState
+
+
+@dataclasses.dataclass
+class Meters:
+    """Running sums of the training loss since the last evaluation, log line and round,
+    and the forward passes spent outside student training (scoring)."""
+
+    eval_sum: float = 0.0
+    eval_weight: float = 0.0
+    log_sum: float = 0.0
+    log_weight: float = 0.0
+    round_sum: float = 0.0
+    round_weight: float = 0.0
+    extra_forward: int = 0
+
+    def add(self, loss: float, weight: float) -> None:
+        self.eval_sum += loss * weight
+        self.eval_weight += weight
+        self.log_sum += loss * weight
+        self.log_weight += weight
+        self.round_sum += loss * weight
+        self.round_weight += weight
+
+    def take(self, window: str) -> float | None:
+        """The mean loss of ``window`` (eval, log or round), which then starts again."""
+        total, weight = getattr(self, f"{window}_sum"), getattr(self, f"{window}_weight")
+        setattr(self, f"{window}_sum", 0.0)
+        setattr(self, f"{window}_weight", 0.0)
+        return total / weight if weight else None
+
+    def tree(self) -> dict:
+        return {f.name: _as(f.type, np)(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_tree(cls, tree: dict) -> Meters:
+        return cls(**{f.name: _as(f.type)(tree[f.name]) for f in dataclasses.fields(cls)})
+
+
+def _as(kind: str, lib=None):
+    """The Python (or, with ``lib=np``, 64-bit numpy) type of a field annotated ``kind``."""
+    if lib is None:
+        return int if kind == "int" else float
+    return lib.int64 if kind == "int" else lib.float64
+
+
+@dataclasses.dataclass
+class RunState:
+    train: TrainState
+    sampler: Any  # the sampler's state pytree
+    embedding: Any  # the embedding learner's state ({} without one)
+    plan: RoundPlan | None = None  # the current round's plan
+    round: int = -1
+    meters: Meters = dataclasses.field(default_factory=Meters)
+
+    def tree(self) -> dict:
+        plan = self.plan
+        return {
+            "train": self.train,
+            "sampler": self.sampler,
+            "embedding": self.embedding,
+            "plan": {
+                "indices": plan.indices,
+                "weights": plan.weights,
+                "class_mask": plan.class_mask,
+            },
+            "meters": self.meters.tree(),
+        }
+
+    def meta(self, step: int, fingerprint: dict) -> dict:
+        """The JSON side of a checkpoint."""
+        return {
+            "step": step,
+            "round": self.round,
+            "schedule_start": int(self.plan.schedule_start),
+            "schedule_scale": float(self.plan.schedule_scale),
+            "info": self.plan.info,
+            "config": fingerprint,
+        }
+
+    def placeholder(self, steps_per_round: int, batch: int, num_classes: int) -> RunState:
+        """This state with a zero plan of the run's shapes: the structure to restore into."""
+        plan = RoundPlan(
+            indices=np.zeros((steps_per_round, batch), np.int32),
+            weights=np.zeros((steps_per_round, batch), np.float32),
+            class_mask=np.zeros(num_classes, bool),
+            schedule_start=0,
+            info={},
+        )
+        return dataclasses.replace(self, plan=plan, meters=Meters())
+
+    @classmethod
+    def from_checkpoint(cls, tree: dict, meta: dict) -> RunState:
+        plan = RoundPlan(
+            indices=np.asarray(tree["plan"]["indices"]),
+            weights=np.asarray(tree["plan"]["weights"]),
+            class_mask=np.asarray(tree["plan"]["class_mask"]),
+            schedule_start=int(meta["schedule_start"]),
+            info=meta["info"],
+            schedule_scale=float(meta["schedule_scale"]),
+        )
+        return cls(
+            train=tree["train"],
+            sampler=tree["sampler"],
+            embedding=tree["embedding"],
+            plan=plan,
+            round=int(meta["round"]),
+            meters=Meters.from_tree(tree["meters"]),
+        )
+
+    def schedule_step(self, step: int) -> float:
+        """The step of the learning-rate schedule (LGL restarts and stretches it per stage)."""
+        return (step - self.plan.schedule_start) * self.plan.schedule_scale

@@ -1,0 +1,132 @@
+"""What a run writes besides checkpoints (leader process only).
+
+- ``metrics.jsonl``: one row per evaluation; ``rounds.jsonl``: one row per round.
+  Both are keyed by ``step``; on resume, rows after the restored step are dropped
+  (the resumed run writes them again), so the finished files equal an
+  uninterrupted run's.
+- TensorBoard scalars (``tensorboard/``): the training loss, learning rate and
+  selected fraction at every log line, and every number of an evaluation row.
+- ``config.json``, ``run_info.json``, ``timing.json`` and, for methods with an
+  embedding learner, ``embeddings/step_N.npz`` snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from lgl_spl.errors import ConfigError
+
+
+def read_rows(path: str) -> list[dict]:
+    """The rows of a JSON-lines file; a last line cut short by a kill mid-write is dropped.
+
+    (Its row came after the last checkpoint, so the resumed run writes it again.)
+    """
+    with open(path) as f:
+        lines = [line for line in f if line.strip()]
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines) - 1 or line.endswith("\n"):
+                raise ConfigError(
+                    f"{path} line {i + 1} is not a JSON object; the file was changed by "
+                    "something else than this program: fix or remove it to resume"
+                ) from None
+    return rows
+
+
+class JsonLines:
+    """An append-only JSON-lines file, cut back to ``step <= resume_step`` when opened."""
+
+    def __init__(self, path: str, *, resume_step: int):
+        self.path = path
+        rows = read_rows(path) if os.path.exists(path) else []
+        kept = [r for r in rows if r["step"] <= resume_step]
+        # Replace the file in one rename: a kill during the rewrite loses no row.
+        with open(path + ".tmp", "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in kept)
+        os.replace(path + ".tmp", path)
+
+    def write(self, row: dict) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+class Writers:
+    def __init__(self, workdir: str, *, resume_step: int, enabled: bool = True):
+        self.workdir = workdir
+        self.enabled = enabled
+        self._tb = None
+        if not enabled:
+            return
+        self.metrics = JsonLines(os.path.join(workdir, "metrics.jsonl"), resume_step=resume_step)
+        self.rounds = JsonLines(os.path.join(workdir, "rounds.jsonl"), resume_step=resume_step)
+        try:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(
+                os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1
+            )
+        except ImportError:  # TensorBoard output is a convenience, never a requirement
+            self._tb = None
+
+    @property
+    def tensorboard_dir(self) -> str | None:
+        return os.path.join(self.workdir, "tensorboard") if self._tb is not None else None
+
+    def evaluation(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        self.metrics.write(row)
+        self.scalars(row["step"], {k: v for k, v in row.items() if k not in ("step", "wall_time")})
+
+    def round(self, row: dict) -> None:
+        if self.enabled:
+            self.rounds.write(row)
+
+    def scalars(self, step: int, values: dict) -> None:
+        """TensorBoard scalars: every finite number in ``values``."""
+        if not self.enabled or self._tb is None:
+            return
+        for key, value in values.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                self._tb.add_scalar(key, value, step)
+        self._tb.flush()
+
+    def run_files(self, config: dict, run_info: dict) -> None:
+        """``config.json`` (the flattened config) and ``run_info.json`` (facts about the data)."""
+        if not self.enabled:
+            return
+        with open(os.path.join(self.workdir, "config.json"), "w") as f:
+            json.dump(config, f, indent=1, sort_keys=True)
+        with open(os.path.join(self.workdir, "run_info.json"), "w") as f:
+            json.dump(run_info, f, indent=1)
+
+    def snapshot(self, step: int, arrays: dict | None) -> None:
+        """``embeddings/step_N.npz``, written whole or not at all."""
+        if not self.enabled or arrays is None:
+            return
+        directory = os.path.join(self.workdir, "embeddings")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"step_{step:08d}.npz")
+        np.savez(path + ".tmp.npz", student_step=step, **arrays)
+        os.replace(path + ".tmp.npz", path)
+
+    def timing(self, phases: dict, total: float) -> None:
+        """Wall time by phase (kept out of metrics.jsonl, which must replay exactly)."""
+        if not self.enabled:
+            return
+        timing = dict(phases)
+        timing["total"] = total
+        timing["student_training"] = total - sum(phases.values())
+        with open(os.path.join(self.workdir, "timing.json"), "w") as f:
+            json.dump(timing, f, indent=1)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
