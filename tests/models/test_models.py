@@ -1,5 +1,7 @@
 """Every model: output shapes, parameter counts, train/eval behaviour."""
 
+import os
+
 import chex
 import flax.linen as nn
 import jax
@@ -11,6 +13,7 @@ from lgl_spl.errors import ConfigError
 from lgl_spl.models import MODELS, get_model
 from lgl_spl.models.resnet import _conv
 from lgl_spl.models.vgg import adaptive_avg_pool
+from tests.helpers import REPO, load_config
 
 # name -> (input shape, width for the apply test)
 CASES = {
@@ -271,3 +274,21 @@ def test_unknown_model_and_bad_kwargs():
         get_model("nope", num_classes=3)
     with pytest.raises(ConfigError, match="bad model.kwargs"):
         get_model("lenet", num_classes=3, depth=5)
+
+
+_ADVISE = ("advise", "spld", "random")  # SPL-ADVisE Table 1's rows
+
+
+def test_paper_configs_use_the_papers_networks():
+    """LGL: torchvision's VGG-16 / ResNet-50 on ImageNet, CIFAR VGG-16; SPL-ADVisE: ResNet-18."""
+    expected = {"imagenet_vgg16_": "vgg16_imagenet", "imagenet_resnet50_": "resnet50"}
+    expected |= {f"{d}_{m}": "resnet18" for d in ("cifar10", "fashion_mnist") for m in _ADVISE}
+    expected |= {"cifar10_vgg16_": "vgg16", "cifar100_vgg16_": "vgg16"}
+    names = sorted(f[:-3] for f in os.listdir(os.path.join(REPO, "configs")) if f.endswith(".py"))
+    checked = 0
+    for name in names:
+        for prefix, model in expected.items():
+            if name == prefix or (prefix.endswith("_") and name.startswith(prefix)):
+                assert load_config(name).model.name == model, name
+                checked += 1
+    assert checked == 6 + 6 + 18
