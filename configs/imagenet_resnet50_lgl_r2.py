@@ -1,4 +1,4 @@
-"""LGL Table 4: ImageNet, resnet50, LGL(r, 2) with the PyTorch ImageNet recipe per stage."""
+"""LGL Table 4: ImageNet, ResNet-50 (torchvision's), LGL(r, 2) with the PyTorch recipe per stage."""
 
 from lgl_spl.configlib import imagenet_student, lgl_row
 

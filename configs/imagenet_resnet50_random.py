@@ -1,4 +1,4 @@
-"""LGL Table 4: the ImageNet baseline with ResNet-50."""
+"""LGL Table 4: the ImageNet baseline with ResNet-50 (torchvision's, its init of the time)."""
 
 from lgl_spl.configlib import imagenet_student, set_method
 

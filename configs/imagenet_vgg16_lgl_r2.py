@@ -1,7 +1,7 @@
-"""LGL Table 4: ImageNet, vgg16, LGL(r, 2) with the PyTorch ImageNet recipe per stage."""
+"""LGL Table 4: ImageNet, VGG-16 (torchvision's), LGL(r, 2) with the PyTorch recipe per stage."""
 
 from lgl_spl.configlib import imagenet_student, lgl_row
 
 
 def get_config():
-    return lgl_row("imagenet2012", "lgl", stages=2, student=imagenet_student("vgg16"))
+    return lgl_row("imagenet2012", "lgl", stages=2, student=imagenet_student("vgg16_imagenet"))

@@ -124,6 +124,9 @@ NUM_TRAIN = {
 def advise_student(dataset: str):
     """SPL-ADVisE §4: the student, optimiser and schedule for each dataset.
 
+    Students: the post-activation CIFAR ResNet-18 (CIFAR-10, Fashion-MNIST), WRN-28-10
+    (CIFAR-100), WRN-16-8 (SVHN).
+
     Where the paper is silent (epochs for Fashion-MNIST, SVHN's learning rate
     and decay), the student's own standard recipe is used and marked below.
     """
@@ -168,7 +171,11 @@ def advise_student(dataset: str):
 
 
 def imagenet_student(model: str = "resnet50"):
-    """LGL §5.4: the PyTorch ImageNet recipe (batch 256, lr 0.1, ×0.1 every 30 of 90 epochs)."""
+    """LGL §5.4: the PyTorch ImageNet recipe (batch 256, lr 0.1, ×0.1 every 30 of 90 epochs).
+
+    ``model``: ``resnet50`` or ``vgg16_imagenet``, torchvision's networks as that recipe
+    builds them (Table 4's two rows).
+    """
     c = base_config()
     c.data.name = "imagenet2012"
     c.data.image_size = 224
@@ -247,7 +254,11 @@ def advise_row(dataset: str, method: str):
 
 
 def lgl_student(dataset: str):
-    """LGL §5.2: VGG-16 for CIFAR-10/100, SGD 0.05·0.95^epoch, 100 epochs, crop + flip."""
+    """LGL §5.2: VGG-16 for CIFAR-10/100, SGD 0.05·0.95^epoch, 100 epochs, crop + flip.
+
+    The CIFAR form of VGG-16 (``vgg16``: BN, one linear layer on the pooled 512
+    channels), as CIFAR VGG-16s are usually built; the paper does not say which.
+    """
     c = base_config()
     c.data.name = dataset
     c.data.augment = "crop_flip"

@@ -1,4 +1,10 @@
-"""Models by name. Every model maps NHWC float inputs to (logits, features)."""
+"""Models by name. Every model maps NHWC float inputs to (logits, features).
+
+The papers' students: ``resnet18`` (SPL-ADVisE, CIFAR-10 / Fashion-MNIST), ``wrn28_10`` and
+``wrn16_8`` (SPL-ADVisE, CIFAR-100 / SVHN), ``vgg16`` (LGL, CIFAR), ``vgg16_imagenet`` and
+``resnet50`` (LGL, ImageNet), ``mlp1`` / ``mlp3`` (LGL's toy data); ``lenet_embed`` and
+``vgg16_embed`` are SPL-ADVisE's embedding nets.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ import jax
 from lgl_spl.errors import ConfigError
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
-from lgl_spl.models.resnet import PreActResNet18, ResNet50
-from lgl_spl.models.vgg import VGG16
+from lgl_spl.models.resnet import PreActResNet18, ResNet18, ResNet50
+from lgl_spl.models.vgg import VGG16, VGG16ImageNet
 from lgl_spl.models.wide_resnet import WideResNet
 
 
@@ -30,8 +36,11 @@ MODELS = {
     "lenet_embed": _embedding(LeNet),
     "vgg16": VGG16,
     "vgg16_embed": _embedding(VGG16),
-    "resnet18": PreActResNet18,
+    "vgg16_imagenet": VGG16ImageNet,
+    "resnet18": ResNet18,
+    "preact_resnet18": PreActResNet18,
     "resnet50": ResNet50,
+    "resnet50_zero_init": functools.partial(ResNet50, zero_init_residual=True),
     "wrn": WideResNet,
     "wrn16_8": functools.partial(WideResNet, depth=16, widen=8, dropout=0.4),
     "wrn28_10": functools.partial(WideResNet, depth=28, widen=10, dropout=0.3),
