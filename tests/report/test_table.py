@@ -29,8 +29,13 @@ def sweep(run_factory):
             name = method
             if method == "lgl_d3":
                 name = "lgl"
-                kwargs["config"] = {"method.order": "dissimilar", "method.num_stages": 3}
-                kwargs["num_steps"] = 600  # the paper budget: twice random's updates
+                # The paper budget: twice random's updates, matched with random's 300.
+                kwargs["config"] = {
+                    "method.order": "dissimilar",
+                    "method.num_stages": 3,
+                    "method.schedule_steps": 300,
+                }
+                kwargs["num_steps"] = 600
             run_factory(
                 f"{method}/seed_{seed}",
                 method=name,
