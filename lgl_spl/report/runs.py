@@ -369,7 +369,9 @@ class Group:
 
 
 def condition_label(condition: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in condition.items())
+    """``label_noise=0.4, label_noise_type=symmetric``; None parts (no noise type without
+    noise) are left out."""
+    return ", ".join(f"{k}={v}" for k, v in condition.items() if v is not None)
 
 
 def _varying_condition(runs: Sequence[Run]) -> dict[tuple[str, str], list[str]]:

@@ -222,6 +222,11 @@ def test_noise_type_splits_only_when_there_is_noise(run_factory):
         ({"label_noise": 0.4, "label_noise_type": "asymmetric"}, 1),
         ({"label_noise": 0.4, "label_noise_type": "symmetric"}, 1),
     ]
+    assert [g.condition_label for g in groups] == [
+        "label_noise=0.0",
+        "label_noise=0.4, label_noise_type=asymmetric",
+        "label_noise=0.4, label_noise_type=symmetric",
+    ]
 
 
 def test_budget_sweep_gives_one_block_per_budget(run_factory):
