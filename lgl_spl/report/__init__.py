@@ -6,15 +6,17 @@ Library use::
     runs = report.load_runs(["runs/fmnist"])
     groups = report.group_runs(runs)
     rows = report.summarize(groups)
-    report.write_table(rows, "out", title="Fashion-MNIST")
+    report.write_table(rows, "out", title="Fashion-MNIST")  # table.md/.csv, summary.json
+    report.write_trajectories(rows, "out")  # peak.md, selection.md, embedding.md
     report.plot_curves(groups, "out/curves.png")
+    report.plot_rounds(groups, "out/rounds.png")
 
-Needs numpy; matplotlib and scikit-learn are imported only by the plotting functions.
-Nothing here imports jax.
+Needs numpy; scipy (the t-test), matplotlib and scikit-learn are imported only by the
+functions that use them. Nothing here imports jax.
 """
 
 from lgl_spl.report.cli import main
-from lgl_spl.report.plots import group_curve, plot_curves, plot_toy_loss
+from lgl_spl.report.plots import group_curve, plot_curves, plot_rounds, plot_toy_loss, round_curve
 from lgl_spl.report.runs import (
     Group,
     Run,
@@ -23,13 +25,20 @@ from lgl_spl.report.runs import (
     load_run,
     load_runs,
     method_label,
+    reference_group,
 )
 from lgl_spl.report.similarity import StageSimilarity, lgl_similarity, write_similarity
-from lgl_spl.report.table import Row, markdown_table, summarize, write_table
+from lgl_spl.report.stats import Comparison, welch
+from lgl_spl.report.table import Row, markdown_table, summarize, write_table, write_trajectories
+from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
 from lgl_spl.report.tsne import plot_tsne, tsne_run
 
 __all__ = [
+    "Comparison",
     "Group",
+    "KnnStats",
+    "Peak",
+    "RoundStats",
     "Row",
     "Run",
     "StageSimilarity",
@@ -43,10 +52,15 @@ __all__ = [
     "markdown_table",
     "method_label",
     "plot_curves",
+    "plot_rounds",
     "plot_toy_loss",
     "plot_tsne",
+    "reference_group",
+    "round_curve",
     "summarize",
     "tsne_run",
+    "welch",
     "write_similarity",
     "write_table",
+    "write_trajectories",
 ]

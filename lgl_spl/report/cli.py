@@ -1,8 +1,10 @@
 """``python -m lgl_spl.report RUNS_DIR [RUNS_DIR ...] --out OUT_DIR``: tables and figures.
 
-Finds every run workdir below the given directories, groups the seeds of each method,
-and writes into OUT_DIR: table.md, table.csv, summary.json, curves.png, tsne.png,
-lgl_similarity.md and toy_loss.png (the last three only when there are runs for them).
+Finds every run workdir below the given directories, groups the seeds of each method
+(per setting and condition: label noise, budget), and writes into OUT_DIR: table.md,
+table.csv, summary.json (with Welch's test against ``random``), peak.md, curves.png, and
+where runs have the data selection.md and rounds.png (rounds.jsonl), embedding.md (the
+embedding's k-NN accuracy), tsne.png, lgl_similarity.md and toy_loss.png.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import os
 import sys
 import time
 
-from lgl_spl.report.plots import BANDS, plot_curves, plot_toy_loss
+from lgl_spl.report.plots import BANDS, plot_curves, plot_rounds, plot_toy_loss
 from lgl_spl.report.runs import group_runs, load_run, load_runs
 from lgl_spl.report.similarity import lgl_similarity, write_similarity
-from lgl_spl.report.table import markdown_table, summarize, write_table
+from lgl_spl.report.table import markdown_table, summarize, write_table, write_trajectories
 from lgl_spl.report.tsne import plot_tsne, tsne_run
 
 
@@ -110,16 +112,33 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{len(runs)} runs in {len(groups)} groups")
     for g in groups:
         seeds = ", ".join(str(r.seed) for r in g.runs)
-        say(f"  {g.dataset} · {g.setting} · {g.label}: seeds {seeds}")
+        where = " · ".join([g.dataset, g.setting] + ([g.condition_label] if g.condition else []))
+        say(f"  {where} · {g.label}: seeds {seeds}")
 
     rows = summarize(groups)
     written = write_table(rows, args.out, title=args.title)
     say(markdown_table(rows))
+    more = write_trajectories(rows, args.out, title=args.title)
+    written += more
+    names = {os.path.basename(p) for p in more}
+    for name, why in (
+        ("selection.md", "no run has rounds.jsonl"),
+        ("embedding.md", "no run logged embed_knn_accuracy"),
+    ):
+        if name not in names:
+            say(f"note: {why}; {name} skipped")
 
     say("plotting test accuracy curves")
     written.append(
         plot_curves(groups, os.path.join(args.out, "curves.png"), title=args.title, band=args.band)
     )
+    rounds = plot_rounds(
+        groups, os.path.join(args.out, "rounds.png"), title=args.title, band=args.band
+    )
+    if rounds:
+        written.append(rounds)
+    else:
+        say("note: no run has rounds.jsonl; rounds.png skipped")
 
     run = load_run(args.tsne_run) if args.tsne_run else tsne_run(runs)
     if run is None or not run.snapshots:

@@ -1,5 +1,6 @@
 """Curves over student updates: test accuracy (SPL-ADVisE Fig. 3, LGL Fig. 3) and the toy
-training loss (LGL Fig. 2).
+training loss (LGL Fig. 2); and over rounds: the selected fraction and the share of noisy
+labels among the selected (``rounds.jsonl``).
 
 matplotlib is imported inside the functions and used through ``Figure`` objects (Agg),
 never through pyplot's global state, so importing the report stays cheap and a
@@ -31,21 +32,20 @@ class Curve:
     count: np.ndarray  # seeds with a value at each step
 
 
-def group_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
-    """Mean of ``key`` over the group's runs at every logged step.
-
-    Steps are the union over runs; a step where only some runs have a value
-    (an unfinished run, or a missing value) averages over those.
-    """
+def _curve(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], band: str) -> Curve:
+    """Mean over runs of ``ys[i]`` (at ``xs[i]``) at every x of any run; NaN is missing."""
     if band not in BANDS:
         raise ValueError(f"band must be one of {BANDS}, got {band!r}")
-    steps = np.unique(np.concatenate([r.steps for r in group.runs]))
-    table = np.full((len(group.runs), steps.size), np.nan)
-    for i, run in enumerate(group.runs):
-        table[i, np.searchsorted(steps, run.steps)] = run.column(key)
+    steps = np.unique(np.concatenate([np.asarray(x, np.int64) for x in xs] or [np.zeros(0)]))
+    table = np.full((len(xs), steps.size), np.nan)
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        table[i, np.searchsorted(steps, x)] = y
     count = np.isfinite(table).sum(0)
     keep = count > 0
     table, steps, count = table[:, keep], steps[keep], count[keep]
+    if not steps.size:
+        empty = np.zeros(0)
+        return Curve(steps, empty, empty, empty, count)
     mean = np.nanmean(table, 0)
     if band == "minmax":
         low, high = np.nanmin(table, 0), np.nanmax(table, 0)
@@ -55,6 +55,27 @@ def group_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
         )
         low, high = mean - std, mean + std
     return Curve(steps, mean, low, high, count)
+
+
+def group_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
+    """Mean of ``key`` over the group's runs at every logged step.
+
+    Steps are the union over runs; a step where only some runs have a value
+    (an unfinished run, or a missing value) averages over those.
+    """
+    return _curve([r.steps for r in group.runs], [r.column(key) for r in group.runs], band)
+
+
+def round_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
+    """Mean of ``key`` of ``rounds.jsonl`` over the group's runs, by round (``steps``
+    holds the round numbers); empty when no run has it."""
+    runs = [r for r in group.runs if r.rounds]
+    xs = [np.array([row["round"] for row in r.rounds], np.int64) for r in runs]
+    ys = [
+        np.array([np.nan if row.get(key) is None else float(row[key]) for row in r.rounds])
+        for r in runs
+    ]
+    return _curve(xs, ys, band)
 
 
 def _colours(labels: Sequence[str]) -> dict[str, tuple]:
@@ -76,11 +97,18 @@ def _grid(n: int, width: float = 6.0, height: float = 4.2):
     return fig, axes[:n]
 
 
-def _panels(groups: Sequence[Group]) -> dict[tuple[str, str], list[Group]]:
-    panels: dict[tuple[str, str], list[Group]] = {}
+def _panels(groups: Sequence[Group]) -> dict[tuple, list[Group]]:
+    """One panel per dataset, setting and condition (label noise, budget)."""
+    panels: dict[tuple, list[Group]] = {}
     for g in groups:
-        panels.setdefault((g.dataset, g.setting), []).append(g)
+        panels.setdefault(g.panel, []).append(g)
     return panels
+
+
+def _panel_title(members: Sequence[Group], many: bool) -> str:
+    g = members[0]
+    parts = [g.dataset, g.setting] if many else [g.setting]
+    return " · ".join(parts + ([g.condition_label] if g.condition else []))
 
 
 def _draw(ax, curve: Curve, label: str, colour, *, scale: float = 1.0) -> None:
@@ -95,19 +123,20 @@ def plot_curves(
     groups: Sequence[Group], path: str, *, title: str | None = None, band: str = "minmax"
 ) -> str | None:
     """Test accuracy (%) against student updates, one line per method (mean over seeds)
-    with a shaded band, one panel per (dataset, setting). Returns ``path``, or None
-    when there is nothing to plot."""
+    with a shaded band, one panel per (dataset, setting, condition). Returns ``path``,
+    or None when there is nothing to plot."""
     panels = _panels(groups)
     if not panels:
         return None
     fig, axes = _grid(len(panels))
     colours = _colours(list(dict.fromkeys(g.label for g in groups)))
-    for ax, ((dataset, setting), members) in zip(axes, panels.items(), strict=True):
+    many = len({(g.dataset, g.setting) for g in groups}) > 1
+    for ax, members in zip(axes, panels.values(), strict=True):
         for g in members:
             _draw(
                 ax, group_curve(g, "test_accuracy", band=band), g.label, colours[g.label], scale=100
             )
-        ax.set_title(f"{dataset} · {setting}" if len(panels) > 1 else setting, fontsize=10)
+        ax.set_title(_panel_title(members, many), fontsize=10)
         ax.set_xlabel("student updates")
         ax.set_ylabel("test accuracy (%)")
         ax.grid(alpha=0.3)
@@ -143,16 +172,99 @@ def plot_toy_loss(
         return "baseline" + g.label[len("random") :] if g.method == "random" else g.label
 
     colours = _colours(list(dict.fromkeys(shown(g) for g in toy)))
-    for ax, ((_, setting), members) in zip(axes, panels.items(), strict=True):
+    for ax, members in zip(axes, panels.values(), strict=True):
         for g in members:
             _draw(ax, group_curve(g, key, band=band), shown(g), colours[shown(g)])
-        network, _, layout = setting.partition("/")
-        ax.set_title(f"network {network}, layout {layout}", fontsize=10)
+        network, _, layout = members[0].setting.partition("/")
+        extra = f", {members[0].condition_label}" if members[0].condition else ""
+        ax.set_title(f"network {network}, layout {layout}{extra}", fontsize=10)
         ax.set_xlabel("student updates")
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     heading = f"{title}: toy training loss" if title else "Toy data: training loss"
     fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: str = "minmax"):
+    """The figure of :func:`plot_rounds`, or None when no run has ``rounds.jsonl``."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    colours = _colours(list(dict.fromkeys(g.label for g in groups)))  # as in curves.png
+    panels = {
+        key: members
+        for key, members in _panels(groups).items()
+        if any(r.rounds for g in members for r in g.runs)
+    }
+    if not panels:
+        return None
+    noisy = {
+        key: any(
+            row.get("noisy_selected_fraction") is not None
+            for g in members
+            for r in g.runs
+            for row in r.rounds
+        )
+        for key, members in panels.items()
+    }
+    cols = 2 if any(noisy.values()) else 1
+    fig = Figure(figsize=(6.0 * cols, 4.2 * len(panels)), layout="constrained")
+    grid = fig.add_gridspec(len(panels), cols)
+    many = len({(g.dataset, g.setting) for g in groups}) > 1
+    for i, (key, members) in enumerate(panels.items()):
+        name = _panel_title(members, many)
+        ax = fig.add_subplot(grid[i, 0])
+        for g in members:
+            curve = round_curve(g, "selected_fraction", band=band)
+            if curve.steps.size:
+                _draw(ax, curve, g.label, colours[g.label])
+        ax.set_title(f"{name}: selected fraction", fontsize=10)
+        ax.set_xlabel("round")
+        ax.set_ylabel("fraction of the training data")
+        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        if not noisy[key]:
+            continue
+        ax = fig.add_subplot(grid[i, 1])
+        for g in members:
+            curve = round_curve(g, "noisy_selected_fraction", band=band)
+            if curve.steps.size:
+                _draw(ax, curve, g.label, colours[g.label])
+        data = [
+            row["noisy_fraction"]
+            for g in members
+            for r in g.runs
+            for row in r.rounds
+            if row.get("noisy_fraction") is not None
+        ]
+        if data:
+            ax.axhline(float(np.mean(data)), color="0.3", ls="--", lw=1.2, label="in the data")
+        ax.set_title(f"{name}: noisy labels among the selected", fontsize=10)
+        ax.set_xlabel("round")
+        ax.set_ylabel("share of flipped labels")
+        ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # room above the dashed line
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    heading = f"{title}: selection per round" if title else "Selection per round"
+    fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
+    return fig
+
+
+def plot_rounds(
+    groups: Sequence[Group], path: str, *, title: str | None = None, band: str = "minmax"
+) -> str | None:
+    """``rounds.png``: per panel of curves.png, the selected fraction by round and, where
+    runs have label noise, the share of flipped labels among the selected examples (dashed:
+    their share in the data); one line per method (mean over seeds, shaded band).
+    Returns ``path``, or None when no run has ``rounds.jsonl``."""
+    fig = rounds_figure(groups, title=title, band=band)
+    if fig is None:
+        return None
     fig.savefig(path, dpi=120)
     return path

@@ -1,9 +1,11 @@
 """Finding, reading and grouping run workdirs (what ``lgl_spl.train`` writes).
 
-A workdir is any directory holding ``metrics.jsonl`` and ``config.json``. Runs are
-grouped by *method label* (``random``, ``spl``, ``lgl_d3``, …) within a *setting*
-(dataset and model; for the toy data also the layout); seeds of one group are
-averaged by the table and the plots.
+A workdir is any directory holding ``metrics.jsonl`` and ``config.json`` (and, from
+newer runs, ``rounds.jsonl``: one row per round). Runs are grouped by *method label*
+(``random``, ``spl``, ``lgl_d3``, ``spl (max_fraction=0.6)``, …) within a *setting*
+(dataset and model; for the toy data also the layout) and a *condition* (label noise
+and budget); seeds of one group are averaged by the table and the plots, and each
+group is compared with the ``random`` group of its setting and condition.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ IGNORED_KEYS = frozenset(
     }
 )
 
+# Keys that the condition (label noise, budget) or the label (the cap) already account
+# for: they must not split or rename groups a second time.
+CONDITION_KEYS = frozenset({"data.label_noise", "data.label_noise_type", "method.max_fraction"})
+
 Log = Callable[[str], None]
 
 
@@ -54,6 +60,7 @@ class Run:
     info: dict = field(default_factory=dict)
     snapshots: list[str] = field(default_factory=list)
     suffix: str = ""  # appended to the method label (``--label-suffix``)
+    rounds: list[dict] = field(default_factory=list)  # rounds.jsonl (empty for older runs)
 
     @property
     def seed(self) -> int:
@@ -85,6 +92,42 @@ class Run:
     @property
     def label(self) -> str:
         return method_label(self.config) + self.suffix
+
+    @property
+    def label_noise(self) -> float:
+        """Share of training labels flipped (``data.label_noise``; 0 when absent)."""
+        return float(self.config.get("data.label_noise") or 0.0)
+
+    @property
+    def label_noise_type(self) -> str | None:
+        """``data.label_noise_type``; None without noise (the type then changes nothing)."""
+        kind = self.config.get("data.label_noise_type")
+        return str(kind) if self.label_noise > 0 and kind is not None else None
+
+    @property
+    def max_fraction(self) -> float | None:
+        """The cap on the selected fraction (``method.max_fraction``); None when uncapped."""
+        cap = self.config.get("method.max_fraction")
+        return float(cap) if cap is not None and float(cap) < 1.0 else None
+
+    @property
+    def budget(self) -> int:
+        """The baseline's student updates this run is matched with: ``train.num_steps``,
+        or for LGL the baseline length it stretches its schedule over
+        (``method.schedule_steps``), so its ``paper`` budget still meets ``random``."""
+        schedule = int(self.config.get("method.schedule_steps") or 0)
+        return schedule if schedule > 0 else self.num_steps
+
+    @property
+    def condition(self) -> tuple[float, str, int]:
+        """(label noise, noise type, budget): runs are only compared within one."""
+        return (self.label_noise, self.label_noise_type or "", self.budget)
+
+    @property
+    def steps_per_round(self) -> int | None:
+        """Student steps per round (one pass over the training data), from run_info.json."""
+        value = self.info.get("steps_per_round")
+        return int(value) if value else None
 
     @property
     def num_steps(self) -> int:
@@ -181,9 +224,14 @@ def _read_json(path: str) -> dict:
         return {}
 
 
-def _read_rows(path: str, log: Log) -> list[dict]:
+def _read_jsonl(path: str, key: str, log: Log) -> list[dict]:
+    """The JSON objects of ``path`` that have ``key``; [] when the file is missing."""
     rows = []
-    with open(path) as f:
+    try:
+        f = open(path)
+    except FileNotFoundError:
+        return []
+    with f:
         for number, line in enumerate(f, 1):
             if not line.strip():
                 continue
@@ -191,8 +239,19 @@ def _read_rows(path: str, log: Log) -> list[dict]:
                 rows.append(json.loads(line))
             except ValueError:
                 # A run still writing may leave a half line at the end.
-                log(f"{path}:{number}: skipped a malformed metrics line")
-    return [r for r in rows if isinstance(r, dict) and "step" in r]
+                log(f"{path}:{number}: skipped a malformed line")
+    return [r for r in rows if isinstance(r, dict) and key in r]
+
+
+def _read_rounds(path: str, log: Log) -> list[dict]:
+    """rounds.jsonl in round order, one row per round (the last one if a round repeats)."""
+    by_round = {}
+    for row in _read_jsonl(path, "round", log):
+        try:
+            by_round[int(row["round"])] = row
+        except (TypeError, ValueError):
+            log(f"{path}: skipped a row with round {row['round']!r}")
+    return [by_round[k] for k in sorted(by_round)]
 
 
 def load_run(path: str, *, suffix: str = "", log: Log = _warn) -> Run:
@@ -201,11 +260,12 @@ def load_run(path: str, *, suffix: str = "", log: Log = _warn) -> Run:
     return Run(
         path=path,
         config=_read_json(os.path.join(path, "config.json")),
-        rows=_read_rows(os.path.join(path, "metrics.jsonl"), log),
+        rows=_read_jsonl(os.path.join(path, "metrics.jsonl"), "step", log),
         timing=_read_json(os.path.join(path, "timing.json")),
         info=_read_json(os.path.join(path, "run_info.json")),
         snapshots=[s for s in snapshots if not s.endswith(".tmp.npz")],
         suffix=suffix,
+        rounds=_read_rounds(os.path.join(path, "rounds.jsonl"), log),
     )
 
 
@@ -265,12 +325,15 @@ def load_runs(
 
 @dataclass
 class Group:
-    """The seeds of one method in one setting."""
+    """The seeds of one method in one setting and condition."""
 
     dataset: str
     setting: str
     label: str
     runs: list[Run]
+    # The parts of the condition that vary among the runs of this dataset and setting,
+    # e.g. {"label_noise": 0.4}; empty when every run shares one condition.
+    condition: dict = field(default_factory=dict)
 
     @property
     def suffix(self) -> str:
@@ -285,63 +348,118 @@ class Group:
         return self.dataset == "toy"
 
     @property
-    def context(self) -> tuple[str, str, str]:
-        """Groups with the same context are compared (and related to its ``random``)."""
-        return (self.dataset, self.setting, self.suffix)
+    def context(self) -> tuple:
+        """Groups with the same context are compared (and related to its ``random``):
+        same dataset, setting, label suffix, label noise and budget."""
+        return (self.dataset, self.setting, self.suffix, self.runs[0].condition)
+
+    @property
+    def panel(self) -> tuple:
+        """Groups drawn in one panel of the figures (every suffix of one context)."""
+        return (self.dataset, self.setting, self.runs[0].condition)
+
+    @property
+    def condition_label(self) -> str:
+        """``label_noise=0.4, steps=600``; empty when the condition does not vary."""
+        return condition_label(self.condition)
 
     @property
     def num_steps(self) -> int:
         return max(r.num_steps for r in self.runs)
 
 
+def condition_label(condition: dict) -> str:
+    """``label_noise=0.4, label_noise_type=symmetric``; None parts (no noise type without
+    noise) are left out."""
+    return ", ".join(f"{k}={v}" for k, v in condition.items() if v is not None)
+
+
+def _varying_condition(runs: Sequence[Run]) -> dict[tuple[str, str], list[str]]:
+    """For each (dataset, setting): the condition parts that differ between its runs."""
+    names = ("label_noise", "label_noise_type", "steps")
+    seen: dict[tuple[str, str], set] = {}
+    for run in runs:
+        seen.setdefault((run.dataset, run.setting), set()).add(run.condition)
+    return {
+        key: [n for i, n in enumerate(names) if len({c[i] for c in conditions}) > 1]
+        for key, conditions in seen.items()
+    }
+
+
+def _condition_of(run: Run, parts: Sequence[str]) -> dict:
+    values = {
+        "label_noise": run.label_noise,
+        "label_noise_type": run.label_noise_type,
+        "steps": run.budget,
+    }
+    return {n: values[n] for n in parts}
+
+
 def _differing_keys(runs: list[Run]) -> list[str]:
     # Only keys every run has: a key the project added later (its default then in
     # force) does not split runs made before it existed.
-    keys = set.intersection(*(set(r.config) for r in runs)) - IGNORED_KEYS
+    keys = set.intersection(*(set(r.config) for r in runs)) - IGNORED_KEYS - CONDITION_KEYS
     return sorted(
         k for k in keys if len({json.dumps(r.config.get(k), sort_keys=True) for r in runs}) > 1
     )
 
 
 def group_runs(runs: Iterable[Run], *, log: Log = _warn) -> list[Group]:
-    """Group by (dataset, setting, label) in a fixed order (random first in each setting).
+    """Group by dataset, setting, condition and label, in a fixed order (per setting:
+    conditions by label noise, then budget; random first in each).
 
-    Runs with one label but different configs (say LGL's ``paper`` and ``fair``
-    budgets side by side) are not averaged together: the label gets the differing
-    keys, e.g. ``lgl_r3 (budget=paper, num_steps=3000)``.
+    The condition is the label noise (``data.label_noise``, ``data.label_noise_type``)
+    and the budget (:attr:`Run.budget`): a sweep over noise levels or run lengths gives
+    one block per level, each with its own ``random``. A capped selection
+    (``method.max_fraction`` < 1) is its own group: ``spl (max_fraction=0.6)``.
+    Runs with one label but other differing configs (say learning rates side by side)
+    are not averaged together: the label gets the differing keys, e.g.
+    ``lgl_r3 (budget=paper, num_steps=900)``.
     """
-    buckets: dict[tuple[str, str, str], list[Run]] = {}
+    runs = list(runs)
+    varying = _varying_condition(runs)
+    buckets: dict[tuple, list[Run]] = {}
     for run in runs:
-        buckets.setdefault((run.dataset, run.setting, run.label), []).append(run)
+        key = (run.dataset, run.setting, run.condition, run.label, run.max_fraction)
+        buckets.setdefault(key, []).append(run)
     groups = []
-    for (dataset, setting, label), members in buckets.items():
+    for (dataset, setting, _, label, cap), members in buckets.items():
         keys = _differing_keys(members)
         parts: dict[tuple, list[Run]] = {}
         for run in members:
             parts.setdefault(tuple(json.dumps(run.config.get(k)) for k in keys), []).append(run)
         for values, part in parts.items():
-            name = label
-            if keys:
-                shown = ", ".join(
-                    f"{k.rsplit('.', 1)[-1]}={json.loads(v)}"
-                    for k, v in zip(keys, values, strict=True)
-                )
-                name = f"{label} ({shown})"
+            shown = [f"max_fraction={cap:g}"] if cap is not None else []
+            shown += [
+                f"{k.rsplit('.', 1)[-1]}={json.loads(v)}" for k, v in zip(keys, values, strict=True)
+            ]
+            name = f"{label} ({', '.join(shown)})" if shown else label
             part.sort(key=lambda r: (r.seed, r.path))
+            condition = _condition_of(part[0], varying[(dataset, setting)])
             seeds = [r.seed for r in part]
             if len(set(seeds)) < len(seeds):
-                log(f"{name} [{dataset}, {setting}]: a seed appears more than once: {seeds}")
-            groups.append(Group(dataset, setting, name, part))
+                where = ", ".join(
+                    [dataset, setting] + ([condition_label(condition)] * bool(condition))
+                )
+                log(f"{name} [{where}]: a seed appears more than once: {seeds}")
+            groups.append(Group(dataset, setting, name, part, condition))
     groups.sort(
         key=lambda g: (
             g.dataset,
             g.setting,
+            g.runs[0].condition,
             g.suffix,
             method_sort_key(method_label(g.runs[0].config)),
+            _cap_order(g.runs[0].max_fraction),
             g.label,
         )
     )
     return groups
+
+
+def _cap_order(cap: float | None) -> tuple[bool, float]:
+    """The uncapped method first, then its capped variants by cap."""
+    return (cap is not None, cap or 0.0)
 
 
 def reference_group(group: Group, groups: Sequence[Group]) -> Group | None:

@@ -1,7 +1,11 @@
-"""The results table: accuracy over seeds and cost relative to ``random``.
+"""The results table: accuracy over seeds, its difference from ``random`` (Welch's test),
+and cost relative to ``random``; and the smaller tables of what happens along a run.
 
-Written as ``table.md`` (a GitHub table), ``table.csv`` and ``summary.json``.
-Accuracies are fractions in :class:`Row` and percentages in the files.
+Written as ``table.md`` (a GitHub table), ``table.csv`` and ``summary.json``; beside them
+``peak.md`` (peak test accuracy and the drop after it), ``selection.md`` (from
+``rounds.jsonl``) and ``embedding.md`` (the embedding's k-NN accuracy) where runs have
+the data. Accuracies are fractions in :class:`Row` and percentages (differences:
+percentage points) in the files.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from lgl_spl.report.runs import Group, Run, reference_group
+from lgl_spl.report.runs import Group, Run, condition_label, reference_group
+from lgl_spl.report.stats import ALPHA, Comparison, welch
+from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats, knn_stats, peak, round_stats
 
 STD_NOTE = "± is the sample standard deviation over seeds (ddof=1)"
 
@@ -44,10 +50,24 @@ class Row:
     updates_vs_random: float | None  # None without a random run in the setting
     extra_forward_vs_random_training: float | None
     wall_time_vs_random: float | None
+    condition: dict  # the parts of the condition that vary in this dataset and setting
+    label_noise: float
+    label_noise_type: str | None
+    budget_steps: int  # the baseline updates this group is matched with (Run.budget)
+    max_fraction: float | None  # the selection cap; None when uncapped
+    reference: str | None  # the random group compared with (itself for random); None: none
+    final_vs_random: Comparison | None  # None for the reference itself or without one
+    best_val_vs_random: Comparison | None
+    peak: Peak | None
+    rounds: RoundStats | None  # None without rounds.jsonl
+    embedding_knn: KnnStats | None  # None without embed_knn_accuracy
 
 
 def final_test_accuracy(run: Run) -> float:
-    return float(run.rows[-1]["test_accuracy"]) if run.rows else math.nan
+    """``test_accuracy`` of the last row that has one."""
+    acc = run.column("test_accuracy")
+    finite = np.flatnonzero(np.isfinite(acc))
+    return float(acc[finite[-1]]) if finite.size else math.nan
 
 
 def best_val_test_accuracy(run: Run) -> float | None:
@@ -96,6 +116,13 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
             # Forward passes of random's student training: one per example per update.
             ref_training = float(ref.num_steps * ref.runs[0].batch_size)
         wall = float(np.mean(walls)) if walls else None
+        final_mean, final_std = _mean_std(final)
+        # Welch's test against random, for every group but random itself.
+        versus = ref is not None and ref is not group
+        ref_final = [final_test_accuracy(r) for r in ref.runs] if versus else []
+        ref_best = (
+            [b for b in map(best_val_test_accuracy, ref.runs) if b is not None] if versus else []
+        )
         rows.append(
             Row(
                 dataset=group.dataset,
@@ -106,8 +133,8 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
                 num_steps=group.num_steps,
                 batch_size=runs[0].batch_size,
                 final_test_accuracy=final,
-                final_test_accuracy_mean=_mean_std(final)[0],
-                final_test_accuracy_std=_mean_std(final)[1],
+                final_test_accuracy_mean=final_mean,
+                final_test_accuracy_std=final_std,
                 best_val_test_accuracy=best,
                 best_val_test_accuracy_mean=_mean_std(best)[0],
                 best_val_test_accuracy_std=_mean_std(best)[1],
@@ -118,6 +145,17 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
                 updates_vs_random=_ratio(group.num_steps, ref and ref.num_steps),
                 extra_forward_vs_random_training=_ratio(extra, ref_training),
                 wall_time_vs_random=_ratio(wall, ref_wall),
+                condition=dict(group.condition),
+                label_noise=runs[0].label_noise,
+                label_noise_type=runs[0].label_noise_type,
+                budget_steps=runs[0].budget,
+                max_fraction=runs[0].max_fraction,
+                reference=ref.label if ref is not None else None,
+                final_vs_random=welch(final, ref_final) if versus else None,
+                best_val_vs_random=welch(best, ref_best) if versus and best else None,
+                peak=peak(group, final_mean),
+                rounds=round_stats(group),
+                embedding_knn=knn_stats(group),
             )
         )
     return rows
@@ -137,6 +175,17 @@ def format_ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}×"
 
 
+def format_points(value: float | None) -> str:
+    """A difference of fractions in percentage points, signed: ``+1.23``."""
+    return "n/a" if value is None else f"{100 * value:+.2f}"
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def _seeds_cell(row: Row) -> str:
     return f"{row.seeds} ({row.unfinished} unfinished)" if row.unfinished else str(row.seeds)
 
@@ -148,35 +197,100 @@ def _wall_cell(row: Row) -> str:
     return f"{format_ratio(row.wall_time_vs_random)} ({row.wall_time_mean:.0f} s{mark})"
 
 
-def markdown_table(rows: Sequence[Row]) -> str:
-    """A GitHub table; dataset/setting columns only when they vary."""
+def _is_reference(row: Row) -> bool:
+    return row.reference == row.method
+
+
+def _marked(text: str, c: Comparison | None) -> str:
+    return f"{text} {c.mark}" if c is not None and c.mark else text
+
+
+def _versus_cells(row: Row) -> list[str]:
+    """Δ vs random, its 95 % interval and p (final test accuracy)."""
+    if _is_reference(row):
+        return ["ref.", "—", "—"]
+    c = row.final_vs_random
+    if c is None:
+        return ["n/a", "n/a", "n/a"]
+    delta = format_points(c.delta) + (" ≈" if c.within_two_std else "")
+    ci = "n/a" if c.ci95 is None else f"[{format_points(c.ci95[0])}, {format_points(c.ci95[1])}]"
+    return [delta, ci, format_p(c.p)]
+
+
+def _lead(rows: Sequence[Row]) -> tuple[list[str], list]:
+    """Leading dataset / setting / condition columns, only those that vary."""
     many_datasets = len({r.dataset for r in rows}) > 1
     many_settings = len({(r.dataset, r.setting) for r in rows}) > 1
-    header = ["method", "seeds", "final test acc. (%)", "best-val test acc. (%)"]
-    header += ["student updates (× random)", "extra fwd passes (× random training)"]
-    header += ["wall time (× random)"]
-    lead = (["dataset"] if many_datasets else []) + (["setting"] if many_settings else [])
+    conditions = any(r.condition for r in rows)
+    header = (
+        (["dataset"] if many_datasets else [])
+        + (["setting"] if many_settings else [])
+        + (["condition"] if conditions else [])
+    )
+
+    def cells(r: Row) -> list[str]:
+        return (
+            ([r.dataset] if many_datasets else [])
+            + ([r.setting] if many_settings else [])
+            + ([condition_label(r.condition) or "—"] if conditions else [])
+        )
+
+    return header, cells
+
+
+def _github_table(rows: Sequence[Row], header: list[str], body) -> str:
+    """``header`` after the leading columns; ``body(row)`` gives a row's cells."""
+    lead, lead_cells = _lead(rows)
     lines = [
         "| " + " | ".join(lead + header) + " |",
         "|" + "|".join(["---"] * len(lead) + [":---"] + ["---:"] * (len(header) - 1)) + "|",
     ]
     for r in rows:
-        cells = ([r.dataset] if many_datasets else []) + ([r.setting] if many_settings else [])
-        cells += [
-            r.method,
-            _seeds_cell(r),
-            format_accuracy(r.final_test_accuracy_mean, r.final_test_accuracy_std),
-            format_accuracy(r.best_val_test_accuracy_mean, r.best_val_test_accuracy_std),
-            format_ratio(r.updates_vs_random),
-            format_ratio(r.extra_forward_vs_random_training),
-            _wall_cell(r),
-        ]
+        cells = lead_cells(r) + body(r)
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
+def markdown_table(rows: Sequence[Row]) -> str:
+    """A GitHub table; dataset/setting/condition columns only when they vary."""
+    header = ["method", "seeds", "final test acc. (%)", "Δ vs random (pts)", "95 % CI (pts)"]
+    header += ["p", "best-val test acc. (%)"]
+    header += ["student updates (× random)", "extra fwd passes (× random training)"]
+    header += ["wall time (× random)"]
+
+    def body(r: Row) -> list[str]:
+        final = format_accuracy(r.final_test_accuracy_mean, r.final_test_accuracy_std)
+        best = format_accuracy(r.best_val_test_accuracy_mean, r.best_val_test_accuracy_std)
+        return [
+            r.method,
+            _seeds_cell(r),
+            _marked(final, r.final_vs_random),
+            *_versus_cells(r),
+            _marked(best, r.best_val_vs_random),
+            format_ratio(r.updates_vs_random),
+            format_ratio(r.extra_forward_vs_random_training),
+            _wall_cell(r),
+        ]
+
+    return _github_table(rows, header, body)
+
+
 NOTES = (
     f"- {STD_NOTE}; one seed shows the value alone.",
+    "- *Δ vs random*: mean final test accuracy minus that of `random` in the same setting "
+    "and condition (label noise, budget), in percentage points; *95 % CI*: the interval of "
+    "that difference (Welch–Satterthwaite degrees of freedom); *p*: Welch's two-sided "
+    "t-test on the per-seed final test accuracies. n/a: no `random` to compare with, "
+    "fewer than 2 seeds on a side, or no spread over seeds on either side; ref.: the "
+    "reference itself.",
+    f"- ▲ / ▼: better / worse than `random` at p < {ALPHA} (beside *best-val*: the same test "
+    "on the best-val accuracies).",
+    "- ≈: |Δ| is less than twice the larger of the two standard deviations over seeds: "
+    "single runs of the method and of `random` overlap, so unless p is small the seeds "
+    "do not tell them apart and more seeds are needed.",
+    "- *condition*: what differs between blocks of the same setting, each compared with its "
+    "own `random`: label noise, and *steps*, the baseline's student updates (LGL: the "
+    "baseline length its schedule is matched with).",
     "- *best-val*: the test accuracy at the evaluation with the highest validation accuracy "
     "(n/a: no validation split).",
     "- *student updates*: `train.num_steps` relative to `random`'s.",
@@ -197,16 +311,24 @@ def _setting_line(rows: Sequence[Row]) -> str:
         parts.append(f"dataset `{datasets[0]}`")
     if len({(r.dataset, r.setting) for r in rows}) == 1:
         parts.append(f"setting `{settings[0]}`")
+    noise = {(r.label_noise, r.label_noise_type) for r in rows}
+    if len(noise) == 1:
+        level, kind = next(iter(noise))
+        if level > 0:
+            parts.append(f"label noise {level:g}" + (f" ({kind})" if kind else ""))
     return ("Runs on " + ", ".join(parts) + ".\n\n") if parts else ""
+
+
+def _heading(title: str | None, what: str) -> str:
+    return f"# {title}: {what}\n\n" if title else f"# {what[:1].upper()}{what[1:]}\n\n"
 
 
 def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) -> list[str]:
     """Write ``table.md``, ``table.csv`` and ``summary.json`` into ``out_dir``; their paths."""
     md_path = os.path.join(out_dir, "table.md")
-    heading = f"# {title}: results\n\n" if title else "# Results\n\n"
     with open(md_path, "w") as f:
-        f.write(heading + _setting_line(rows) + markdown_table(rows) + "\n" + "\n".join(NOTES))
-        f.write("\n")
+        f.write(_heading(title, "results") + _setting_line(rows) + markdown_table(rows))
+        f.write("\n" + "\n".join(NOTES) + "\n")
 
     csv_path = os.path.join(out_dir, "table.csv")
     fields = [
@@ -226,6 +348,34 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
         "wall_time_mean_s",
         "wall_time_vs_random",
         "wall_time_lower_bound",
+        # Added later: at the end, so readers by position keep working.
+        "label_noise",
+        "label_noise_type",
+        "budget_steps",
+        "max_fraction",
+        "reference",
+        "delta_vs_random_pts",
+        "delta_ci95_low_pts",
+        "delta_ci95_high_pts",
+        "p_vs_random",
+        "within_two_std",
+        "best_val_delta_vs_random_pts",
+        "best_val_delta_ci95_low_pts",
+        "best_val_delta_ci95_high_pts",
+        "best_val_p_vs_random",
+        "peak_test_accuracy_pct",
+        "peak_step",
+        "peak_epoch",
+        "peak_drop_pts",
+        "selected_fraction_mean",
+        "noisy_fraction",
+        "noisy_selected_fraction_mean",
+        "selection_precision",
+        "class_share_min",
+        "class_share_max",
+        "embed_knn_first_pct",
+        "embed_knn_last_pct",
+        "pixel_knn_pct",
     ]
 
     def pct(x):
@@ -234,10 +384,18 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
     def num(x):
         return "" if x is None else f"{x:.6g}"
 
+    def versus(c: Comparison | None) -> list[str]:
+        if c is None:
+            return [""] * 4
+        low, high = c.ci95 if c.ci95 is not None else (None, None)
+        return [pct(c.delta), pct(low), pct(high), num(c.p)]
+
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(fields)
         for r in rows:
+            c = r.final_vs_random
+            pk, rs, kn = r.peak, r.rounds, r.embedding_knn
             writer.writerow(
                 [
                     r.dataset,
@@ -256,6 +414,27 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
                     num(r.wall_time_mean),
                     num(r.wall_time_vs_random),
                     int(r.wall_time_lower_bound),
+                    num(r.label_noise),
+                    r.label_noise_type or "",
+                    r.budget_steps,
+                    num(r.max_fraction),
+                    r.reference or "",
+                    *versus(c),
+                    "" if c is None or c.within_two_std is None else int(c.within_two_std),
+                    *versus(r.best_val_vs_random),
+                    pct(pk and pk.test_accuracy),
+                    "" if pk is None else pk.step,
+                    num(pk and pk.epoch),
+                    pct(pk and pk.drop),
+                    num(rs and rs.selected_fraction),
+                    num(rs and rs.noisy_fraction),
+                    num(rs and rs.noisy_selected_fraction),
+                    num(rs and rs.selection_precision),
+                    num(rs and rs.class_share_min),
+                    num(rs and rs.class_share_max),
+                    pct(kn and kn.first_mean),
+                    pct(kn and kn.last_mean),
+                    pct(kn and kn.pixel_mean),
                 ]
             )
 
@@ -264,8 +443,139 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
         "title": title,
         "accuracy_unit": "fraction",
         "std": "sample standard deviation over seeds (ddof=1); null with one seed",
+        "versus_random": (
+            "final_vs_random / best_val_vs_random: delta = mean − random's mean; ci95 = "
+            "95 % interval of delta (Welch–Satterthwaite df); p = Welch's two-sided t-test; "
+            "within_two_std = |delta| < 2 × the larger std; null (or why_na) where undefined"
+        ),
         "rows": [asdict(r) for r in rows],
     }
     with open(json_path, "w") as f:
         json.dump(summary, f, indent=1, allow_nan=False)
     return [md_path, csv_path, json_path]
+
+
+# ---- along the run ----------------------------------------------------------------------------
+
+PEAK_NOTES = (
+    "- *peak*: the highest mean test accuracy over seeds at any evaluation, and the student "
+    "step (epoch: step / steps per round) of that evaluation.",
+    "- *drop*: peak minus the mean final test accuracy, in percentage points. A large drop "
+    "is the student memorising what it should not (with label noise: the flipped labels).",
+)
+
+
+def peak_markdown(rows: Sequence[Row]) -> str:
+    rows = [r for r in rows if r.peak is not None]
+    header = ["method", "seeds", "peak test acc. (%)", "at step", "at epoch"]
+    header += ["final test acc. (%)", "drop (pts)"]
+
+    def body(r: Row) -> list[str]:
+        p = r.peak
+        return [
+            r.method,
+            _seeds_cell(r),
+            f"{100 * p.test_accuracy:.2f}",
+            str(p.step),
+            "n/a" if p.epoch is None else f"{p.epoch:.1f}",
+            format_accuracy(r.final_test_accuracy_mean, r.final_test_accuracy_std),
+            f"{100 * p.drop:.2f}",
+        ]
+
+    return _github_table(rows, header, body)
+
+
+SELECTION_NOTES = (
+    "- From `rounds.jsonl`: per run the mean over rounds, then the mean over seeds.",
+    "- *selected*: fraction of the training data each round trains on.",
+    "- *noisy in data / selected*: share of flipped labels in the training data and among "
+    "the examples selected; *precision*: 1 − the latter (clean share of the selection).",
+    "- *class share min / max*: the least and most selected class's share of the selected "
+    "set relative to uniform (1.00 = every class equally; LGL: over its stage's classes).",
+)
+
+
+def selection_markdown(rows: Sequence[Row]) -> str:
+    rows = [r for r in rows if r.rounds is not None]
+    noisy = any(r.rounds.noisy_selected_fraction is not None for r in rows)
+    header = ["method", "runs", "rounds", "selected"]
+    header += ["noisy in data", "noisy selected", "precision"] if noisy else []
+    header += ["class share min", "class share max"]
+
+    def fraction(x):
+        return "n/a" if x is None else f"{x:.3f}"
+
+    def body(r: Row) -> list[str]:
+        s = r.rounds
+        cells = [r.method, str(s.runs), f"{s.rounds:.0f}", fraction(s.selected_fraction)]
+        if noisy:
+            cells += [
+                fraction(s.noisy_fraction),
+                fraction(s.noisy_selected_fraction),
+                fraction(s.selection_precision),
+            ]
+        return cells + [fraction(s.class_share_min), fraction(s.class_share_max)]
+
+    return _github_table(rows, header, body)
+
+
+EMBEDDING_NOTES = (
+    "- k-NN accuracy of the embedding net on held-out examples, at the first and last "
+    "evaluation that logged it (mean ± std over seeds; the step is the mean over seeds).",
+    "- *pixels*: k-NN on the raw pixels of the same examples: what the embedding must beat.",
+)
+
+
+def embedding_markdown(rows: Sequence[Row]) -> str:
+    rows = [r for r in rows if r.embedding_knn is not None]
+    header = ["method", "seeds", "first k-NN acc. (%)", "at step", "last k-NN acc. (%)"]
+    header += ["at step", "pixels k-NN acc. (%)"]
+
+    def body(r: Row) -> list[str]:
+        k = r.embedding_knn
+        return [
+            r.method,
+            str(k.seeds),
+            format_accuracy(k.first_mean, k.first_std),
+            f"{k.first_step:.0f}",
+            format_accuracy(k.last_mean, k.last_std),
+            f"{k.last_step:.0f}",
+            format_accuracy(k.pixel_mean, k.pixel_std),
+        ]
+
+    return _github_table(rows, header, body)
+
+
+def _write(path: str, text: str) -> str:
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def write_trajectories(rows: Sequence[Row], out_dir: str, *, title: str | None = None) -> list[str]:
+    """Write ``peak.md`` and, where runs have the data, ``selection.md`` and
+    ``embedding.md`` into ``out_dir``; the paths written."""
+    written = []
+    intro = _setting_line(rows)
+    if any(r.peak is not None for r in rows):
+        text = _heading(title, "peak test accuracy") + intro + peak_markdown(rows)
+        written.append(
+            _write(os.path.join(out_dir, "peak.md"), text + "\n" + "\n".join(PEAK_NOTES) + "\n")
+        )
+    if any(r.rounds is not None for r in rows):
+        text = _heading(title, "selection per round") + intro + selection_markdown(rows)
+        written.append(
+            _write(
+                os.path.join(out_dir, "selection.md"),
+                text + "\n" + "\n".join(SELECTION_NOTES) + "\n",
+            )
+        )
+    if any(r.embedding_knn is not None for r in rows):
+        text = _heading(title, "embedding k-NN accuracy") + intro + embedding_markdown(rows)
+        written.append(
+            _write(
+                os.path.join(out_dir, "embedding.md"),
+                text + "\n" + "\n".join(EMBEDDING_NOTES) + "\n",
+            )
+        )
+    return written

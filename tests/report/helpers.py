@@ -40,8 +40,10 @@ def write_run(
     row_extra=None,
     info: dict | None = None,
     last_step: int | None = None,
+    rounds: list[dict] | None = None,
 ) -> str:
-    """One workdir: evaluations evenly spaced up to ``last_step`` (default ``num_steps``)."""
+    """One workdir: evaluations evenly spaced up to ``last_step`` (default ``num_steps``);
+    ``rounds`` (see :func:`make_rounds`) is written to rounds.jsonl when given."""
     os.makedirs(workdir, exist_ok=True)
     n = len(accs)
     end = num_steps if last_step is None else last_step
@@ -79,6 +81,9 @@ def write_run(
             if row_extra is not None:
                 row.update(row_extra[i])
             f.write(json.dumps(row) + "\n")
+    if rounds is not None:
+        with open(os.path.join(workdir, "rounds.jsonl"), "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rounds)
     if timing_total is not None:
         with open(os.path.join(workdir, "timing.json"), "w") as f:
             json.dump({"student_training": timing_total * 0.8, "total": timing_total}, f)
@@ -88,6 +93,47 @@ def write_run(
         with open(os.path.join(workdir, "run_info.json"), "w") as f:
             json.dump(run_info, f)
     return str(workdir)
+
+
+def make_rounds(
+    selected=(0.5, 0.6, 0.8, 1.0),
+    *,
+    steps_per_round: int = 75,
+    per_class=None,
+    noisy_fraction: float | None = None,
+    noisy_selected=None,
+    classes=None,
+    time: dict | None = None,
+) -> list[dict]:
+    """rounds.jsonl rows: round i ends at step (i + 1) × ``steps_per_round``.
+
+    ``per_class[i]`` is round i's ``selected_per_class`` (default: 10 equal classes of 100
+    examples, scaled by the selected fraction); ``noisy_selected[i]`` its share of flipped
+    labels; ``classes[i]`` LGL's classes.
+    """
+    rows = []
+    for i, fraction in enumerate(selected):
+        row = {
+            "round": i,
+            "first_step": i * steps_per_round,
+            "step": (i + 1) * steps_per_round,
+            "selected_fraction": fraction,
+            "lam": 0.5 + i / 10,
+            "gamma": None,
+            "selected_per_class": (
+                [round(100 * fraction)] * 10 if per_class is None else list(per_class[i])
+            ),
+            "time": dict(time or {"scoring": 0.5, "selection": 0.1, "training": 2.0}),
+        }
+        if classes is not None:
+            row["classes"] = list(classes[i])
+        if noisy_fraction is not None:
+            row["noisy_fraction"] = noisy_fraction
+            row["noisy_selected_fraction"] = (
+                noisy_fraction if noisy_selected is None else noisy_selected[i]
+            )
+        rows.append(row)
+    return rows
 
 
 def write_snapshots(workdir, *, steps=(0, 50, 100, 150, 200), n: int = 40, dim: int = 6):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lgl_spl.report import main
-from tests.report.helpers import write_run, write_snapshots
+from tests.report.helpers import make_rounds, write_run, write_snapshots
 from tests.report.test_similarity import _rows as lgl_rows
 
 
@@ -55,6 +55,7 @@ def test_end_to_end(sweep, tmp_path, capsys):
         "table.md",
         "table.csv",
         "summary.json",
+        "peak.md",
         "curves.png",
         "tsne.png",
         "lgl_similarity.md",
@@ -93,9 +94,12 @@ def test_notes_when_there_is_nothing_to_plot(tmp_path, capsys):
         "table.md",
         "table.csv",
         "summary.json",
+        "peak.md",
         "curves.png",
     }
     text = capsys.readouterr().out
+    assert "rounds.png skipped" in text and "selection.md skipped" in text
+    assert "embedding.md skipped" in text
     assert "tsne.png skipped" in text
     assert "lgl_similarity.md skipped" in text
     assert "toy_loss.png skipped" in text
@@ -122,3 +126,65 @@ def test_bad_input_exits_with_one_line(tmp_path, capsys):
     assert "no finished runs" in capsys.readouterr().err
     two = [str(tmp_path / "empty"), str(tmp_path / "empty")]
     assert main(two + ["--out", str(tmp_path / "o"), "--label-suffix", "a", "b", "c"]) == 2
+
+
+def test_noise_sweep_end_to_end(tmp_path, capsys):
+    """Two noise levels × random, spl, capped spl, advise (k-NN) × 3 seeds, with rounds."""
+    root = tmp_path / "runs"
+    finals = {"random": 0.80, "spl": 0.70, "spl06": 0.80, "advise": 0.79}
+    for noise in (0.0, 0.4):
+        for seed in range(3):
+            for name, final in finals.items():
+                method = "spl" if name.startswith("spl") else name
+                config = {"data.label_noise": noise}
+                if name == "spl06":
+                    config["method.max_fraction"] = 0.6
+                # Noise costs random 20 points; the capped spl keeps its accuracy.
+                final = final - (0.2 if noise and name != "spl06" else 0.0) + seed / 100
+                noisy = {"noisy_fraction": noise} if noise else {}
+                knn = None
+                if method == "advise":
+                    knn = [{}, {"embed_knn_accuracy": 0.5}, {"embed_knn_accuracy": 0.7}]
+                    knn = [dict(r, pixel_knn_accuracy=0.45) if r else r for r in knn]
+                write_run(
+                    root / f"{name}-{noise}" / f"seed_{seed}",
+                    method=method,
+                    seed=seed,
+                    accs=[0.5, final + 0.05, final],  # a peak before the end
+                    config=config,
+                    info={"steps_per_round": 50},
+                    rounds=make_rounds(**noisy),
+                    row_extra=knn,
+                )
+    out = tmp_path / "report"
+    assert main([str(root), "--out", str(out), "--title", "Noise"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"peak.md", "selection.md", "embedding.md", "rounds.png"} <= names
+    assert (out / "rounds.png").stat().st_size > 1000
+
+    with open(out / "table.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["label_noise"], r["method"]) for r in rows] == [
+        ("0", "random"),
+        ("0", "spl"),
+        ("0", "spl (max_fraction=0.6)"),
+        ("0", "advise"),
+        ("0.4", "random"),
+        ("0.4", "spl"),
+        ("0.4", "spl (max_fraction=0.6)"),
+        ("0.4", "advise"),
+    ]
+    capped = rows[6]
+    assert float(capped["delta_vs_random_pts"]) == pytest.approx(20.0)  # against noise 0.4
+    assert float(capped["p_vs_random"]) < 0.05
+    md = (out / "table.md").read_text()
+    assert "| label_noise=0.4 | spl (max_fraction=0.6) | 3 | 81.00 ± 1.00 ▲ | +20.00 |" in md
+    assert "| label_noise=0.0 | spl | 3 | 71.00 ± 1.00 ▼ | -10.00 |" in md
+    assert "| label_noise=0.0 | advise | 3 | 80.00 ± 1.00 | -1.00 ≈ |" in md
+    summary = json.loads((out / "summary.json").read_text())
+    peak = summary["rows"][0]["peak"]
+    assert peak["step"] == 200 and peak["epoch"] == 4.0
+    assert peak["drop"] == pytest.approx(0.05)
+    assert summary["rows"][5]["rounds"]["noisy_fraction"] == pytest.approx(0.4)
+    assert summary["rows"][3]["embedding_knn"]["last_mean"] == pytest.approx(0.7)
+    assert "label_noise=0.4 · spl (max_fraction=0.6): seeds 0, 1, 2" in capsys.readouterr().out

@@ -3,9 +3,18 @@
 import numpy as np
 import pytest
 
-from lgl_spl.report import group_curve, group_runs, load_runs, plot_curves, plot_toy_loss
+from lgl_spl.report import (
+    group_curve,
+    group_runs,
+    load_runs,
+    plot_curves,
+    plot_rounds,
+    plot_toy_loss,
+    round_curve,
+)
+from lgl_spl.report.plots import _panels, rounds_figure
 from lgl_spl.report.tsne import pick_snapshots, plot_tsne, tsne_run
-from tests.report.helpers import write_snapshots
+from tests.report.helpers import make_rounds, write_snapshots
 
 
 def _groups(root, **kw):
@@ -94,3 +103,81 @@ def test_no_advise_snapshots_means_no_tsne(run_factory):
 def test_bands_accepted(run_factory, tmp_path, band):
     run_factory("random/seed_0")
     assert plot_curves(_groups(run_factory.root), str(tmp_path / "c.png"), band=band)
+
+
+# ---- rounds.png --------------------------------------------------------------------------------
+
+
+def _noise_sweep(run_factory, levels=(0.0, 0.4)):
+    """random and spl × 2 seeds at each noise level, with rounds.jsonl; noisy rounds
+    where the level is above 0."""
+    for noise in levels:
+        for seed in (0, 1):
+            for method, noisy_selected in (("random", None), ("spl", (0.1, 0.2, 0.3, 0.4))):
+                extra = {"noisy_fraction": noise, "noisy_selected": noisy_selected} if noise else {}
+                selected = (1.0,) * 4 if method == "random" else (0.5, 0.6, 0.8, 1.0)
+                run_factory(
+                    f"{method}-{noise}/s{seed}",
+                    method=method,
+                    seed=seed,
+                    config={"data.label_noise": noise},
+                    rounds=make_rounds(selected, **extra),
+                )
+
+
+def test_rounds_png_one_row_per_condition_and_a_noise_panel_where_noisy(run_factory, tmp_path):
+    _noise_sweep(run_factory)
+    groups = _groups(run_factory.root)
+    fig = rounds_figure(groups, title="T")
+    titles = [ax.get_title() for ax in fig.axes]
+    # Noise 0: the selected fraction only; noise 0.4: also the noisy share.
+    assert titles == [
+        "lenet · label_noise=0.0: selected fraction",
+        "lenet · label_noise=0.4: selected fraction",
+        "lenet · label_noise=0.4: noisy labels among the selected",
+    ]
+    noisy_ax = fig.axes[2]
+    assert [line.get_label() for line in noisy_ax.get_lines()] == ["random", "spl", "in the data"]
+    dashed = noisy_ax.get_lines()[-1]
+    assert dashed.get_linestyle() == "--" and list(dashed.get_ydata()) == [0.4, 0.4]
+    spl_line = noisy_ax.get_lines()[1]
+    np.testing.assert_allclose(spl_line.get_ydata(), [0.1, 0.2, 0.3, 0.4])
+    # The same colour per method as in curves.png.
+    selected_ax = fig.axes[0]
+    assert selected_ax.get_lines()[1].get_color() == spl_line.get_color()
+
+    path = tmp_path / "rounds.png"
+    assert plot_rounds(groups, str(path)) == str(path)
+    assert path.stat().st_size > 1000 and _is_png(path)
+
+
+def test_rounds_png_without_noise_has_one_panel_per_setting(run_factory):
+    _noise_sweep(run_factory, levels=(0.0,))
+    fig = rounds_figure(_groups(run_factory.root))
+    assert len(fig.axes) == 1
+    assert fig.get_size_inches()[0] == pytest.approx(6.0)  # no empty second column
+
+
+def test_rounds_png_skipped_without_rounds(run_factory, tmp_path):
+    run_factory("random/seed_0")
+    assert plot_rounds(_groups(run_factory.root), str(tmp_path / "r.png")) is None
+    assert not (tmp_path / "r.png").exists()
+
+
+def test_round_curve_mean_and_band(run_factory):
+    run_factory("spl/s0", method="spl", rounds=make_rounds((0.5, 0.7)))
+    run_factory("spl/s1", method="spl", seed=1, rounds=make_rounds((0.3, 0.9, 1.0)))
+    (group,) = _groups(run_factory.root)
+    curve = round_curve(group, "selected_fraction")
+    np.testing.assert_array_equal(curve.steps, [0, 1, 2])
+    np.testing.assert_allclose(curve.mean, [0.4, 0.8, 1.0])
+    np.testing.assert_allclose(curve.low, [0.3, 0.7, 1.0])
+    np.testing.assert_array_equal(curve.count, [2, 2, 1])
+
+
+def test_curves_have_one_panel_per_noise_level(run_factory, tmp_path):
+    _noise_sweep(run_factory, levels=(0.0, 0.2, 0.4))
+    groups = _groups(run_factory.root)
+    panels = _panels(groups)
+    assert [[g.label for g in members] for members in panels.values()] == [["random", "spl"]] * 3
+    assert plot_curves(groups, str(tmp_path / "c.png"))

@@ -4,6 +4,7 @@ import ast
 import pathlib
 
 from lgl_spl.report import find_workdirs, group_runs, load_runs, method_label
+from lgl_spl.report.runs import reference_group
 
 
 def test_finds_workdirs_recursively_and_skips_other_dirs(run_factory, tmp_path):
@@ -108,7 +109,8 @@ def test_malformed_trailing_line_is_skipped(run_factory):
 
 def test_same_label_with_different_configs_is_split(run_factory):
     for seed in (0, 1):
-        lgl = {"method.num_stages": 3, "method.order": "random"}
+        # Both budgets are matched with a 300-step baseline (lgl_budget sets schedule_steps).
+        lgl = {"method.num_stages": 3, "method.order": "random", "method.schedule_steps": 300}
         run_factory(
             f"fair/seed_{seed}",
             method="lgl",
@@ -140,9 +142,9 @@ def test_label_suffix_per_root(tmp_path):
 
 
 def test_report_package_never_imports_jax_or_the_training_side():
-    """Reports run without accelerators: only numpy, matplotlib, sklearn and the stdlib."""
+    """Reports run without accelerators: only numpy, scipy, matplotlib, sklearn, the stdlib."""
     package = pathlib.Path(__file__).parents[2] / "lgl_spl" / "report"
-    allowed = {"numpy", "matplotlib", "sklearn", "threadpoolctl", "lgl_spl"}
+    allowed = {"numpy", "scipy", "matplotlib", "sklearn", "threadpoolctl", "lgl_spl"}
     for source in package.glob("*.py"):
         for node in ast.walk(ast.parse(source.read_text())):
             names = []
@@ -166,3 +168,124 @@ def test_a_key_missing_from_older_runs_does_not_split_them(run_factory):
     run_factory("new/seed_1", method="spl", seed=1, config={"train.eval_train_loss": False})
     (group,) = group_runs(load_runs([run_factory.root]))
     assert group.label == "spl" and [r.seed for r in group.runs] == [0, 1]
+
+
+# ---- conditions: label noise, caps, budgets -------------------------------------------------
+
+
+def _by_label_and_noise(groups):
+    return {(g.label, g.runs[0].label_noise): g for g in groups}
+
+
+def test_noise_sweep_gives_one_block_per_level_each_with_its_random(run_factory):
+    for noise in (0.0, 0.2, 0.4):
+        for seed in (0, 1):
+            tag = f"n{noise}/s{seed}"
+            noisy = {"data.label_noise": noise}
+            run_factory(f"random/{tag}", seed=seed, config=noisy)
+            # Uncapped spl: one sweep wrote max_fraction 1.0, an older one had no such key.
+            cap = {"method.max_fraction": 1.0} if seed == 0 else {}
+            run_factory(f"spl/{tag}", method="spl", seed=seed, config={**noisy, **cap})
+            if noise > 0:
+                capped = {**noisy, "method.max_fraction": 0.6}
+                run_factory(f"spl06/{tag}", method="spl", seed=seed, config=capped)
+    groups = group_runs(load_runs([run_factory.root]))
+    assert [(g.label, g.condition) for g in groups] == [
+        ("random", {"label_noise": 0.0}),
+        ("spl", {"label_noise": 0.0}),
+        ("random", {"label_noise": 0.2}),
+        ("spl", {"label_noise": 0.2}),
+        ("spl (max_fraction=0.6)", {"label_noise": 0.2}),
+        ("random", {"label_noise": 0.4}),
+        ("spl", {"label_noise": 0.4}),
+        ("spl (max_fraction=0.6)", {"label_noise": 0.4}),
+    ]
+    assert all([r.seed for r in g.runs] == [0, 1] for g in groups)
+    by = _by_label_and_noise(groups)
+    for noise in (0.2, 0.4):
+        ref = reference_group(by["spl (max_fraction=0.6)", noise], groups)
+        assert ref is by["random", noise]
+        assert {r.label_noise for r in ref.runs} == {noise}
+    assert reference_group(by["spl", 0.0], groups) is by["random", 0.0]
+    assert by["spl", 0.4].condition_label == "label_noise=0.4"
+
+
+def test_noise_type_splits_only_when_there_is_noise(run_factory):
+    for kind in ("symmetric", "asymmetric"):
+        for noise in (0.0, 0.4):
+            config = {"data.label_noise": noise, "data.label_noise_type": kind}
+            run_factory(f"random/{kind}-{noise}", config=config)
+    groups = group_runs(load_runs([run_factory.root]))
+    # At noise 0 the type flips nothing: both runs are one group.
+    assert [(g.condition, len(g.runs)) for g in groups] == [
+        ({"label_noise": 0.0, "label_noise_type": None}, 2),
+        ({"label_noise": 0.4, "label_noise_type": "asymmetric"}, 1),
+        ({"label_noise": 0.4, "label_noise_type": "symmetric"}, 1),
+    ]
+    assert [g.condition_label for g in groups] == [
+        "label_noise=0.0",
+        "label_noise=0.4, label_noise_type=asymmetric",
+        "label_noise=0.4, label_noise_type=symmetric",
+    ]
+
+
+def test_budget_sweep_gives_one_block_per_budget(run_factory):
+    for steps in (300, 600):
+        for seed in (0, 1):
+            run_factory(f"random/{steps}/s{seed}", seed=seed, num_steps=steps)
+            run_factory(f"spl/{steps}/s{seed}", method="spl", seed=seed, num_steps=steps)
+    # LGL's paper budget on the 600-step baseline: 900 updates, compared with random at 600.
+    lgl = {"method.num_stages": 2, "method.schedule_steps": 600, "method.budget": "paper"}
+    run_factory("lgl/900/s0", method="lgl", num_steps=900, config=lgl)
+    run_factory("spl/1200/s0", method="spl", num_steps=1200)  # no random at this budget
+    groups = group_runs(load_runs([run_factory.root]))
+    assert [(g.label, g.condition) for g in groups] == [
+        ("random", {"steps": 300}),
+        ("spl", {"steps": 300}),
+        ("random", {"steps": 600}),
+        ("spl", {"steps": 600}),
+        ("lgl_r2", {"steps": 600}),
+        ("spl", {"steps": 1200}),
+    ]
+    ref = {g.label + str(g.condition): reference_group(g, groups) for g in groups}
+    assert ref["lgl_r2{'steps': 600}"].runs[0].num_steps == 600
+    assert ref["spl{'steps': 300}"].runs[0].num_steps == 300
+    assert ref["spl{'steps': 1200}"] is None
+
+
+def test_one_condition_is_not_shown(run_factory):
+    run_factory("random/s0", config={"data.label_noise": 0.4})
+    run_factory("spl/s0", method="spl", config={"data.label_noise": 0.4})
+    groups = group_runs(load_runs([run_factory.root]))
+    assert [(g.label, g.condition, g.condition_label) for g in groups] == [
+        ("random", {}, ""),
+        ("spl", {}, ""),
+    ]
+    assert reference_group(groups[1], groups) is groups[0]
+
+
+# ---- rounds.jsonl ------------------------------------------------------------------------------
+
+
+def test_rounds_are_read_and_tolerate_missing_and_half_written_files(run_factory):
+    from tests.report.helpers import make_rounds
+
+    with_rounds = run_factory("spl/s0", method="spl", rounds=make_rounds((0.5, 0.6, 0.7)))
+    run_factory("random/s0")  # an older run: no rounds.jsonl
+    with open(f"{with_rounds}/rounds.jsonl", "a") as f:
+        f.write('{"round": 3, "step": 3')  # caught mid-write
+    messages = []
+    runs = {r.method: r for r in load_runs([run_factory.root], log=messages.append)}
+    assert runs["random"].rounds == []
+    assert [r["round"] for r in runs["spl"].rounds] == [0, 1, 2]
+    assert [r["selected_fraction"] for r in runs["spl"].rounds] == [0.5, 0.6, 0.7]
+    assert any("rounds.jsonl:4: skipped a malformed line" in m for m in messages)
+
+
+def test_a_repeated_round_keeps_its_last_row(run_factory):
+    from tests.report.helpers import make_rounds
+
+    rows = make_rounds((0.5, 0.6))
+    path = run_factory("spl/s0", method="spl", rounds=rows + [dict(rows[1], selected_fraction=0.9)])
+    (run,) = load_runs([path])
+    assert [(r["round"], r["selected_fraction"]) for r in run.rounds] == [(0, 0.5), (1, 0.9)]
