@@ -3,7 +3,13 @@
 from lgl_spl.models.heads import classifier_path, reinit_classes
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
-from lgl_spl.models.registry import EMBEDDING_MODELS, MODELS, get_model, init_variables
+from lgl_spl.models.registry import (
+    EMBEDDING_MODELS,
+    MODELS,
+    get_model,
+    head_init,
+    init_variables,
+)
 from lgl_spl.models.resnet import PreActResNet18, ResNet18, ResNet50
 from lgl_spl.models.vgg import VGG16, VGG16ImageNet
 from lgl_spl.models.wide_resnet import WideResNet
@@ -21,6 +27,7 @@ __all__ = [
     "WideResNet",
     "classifier_path",
     "get_model",
+    "head_init",
     "init_variables",
     "reinit_classes",
 ]

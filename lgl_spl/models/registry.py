@@ -14,6 +14,7 @@ import flax.linen as nn
 import jax
 
 from lgl_spl.errors import ConfigError
+from lgl_spl.models import heads
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
 from lgl_spl.models.resnet import PreActResNet18, ResNet18, ResNet50
@@ -49,6 +50,19 @@ MODELS = {
 }
 
 EMBEDDING_MODELS = ("lenet_embed", "vgg16_embed")
+
+# How each student initialised its classifier (LGL draws new classes' rows the same way).
+_HEAD_INITS = {
+    "resnet18": heads.torch_head,
+    "resnet50": heads.torch_head,
+    "resnet50_zero_init": heads.torch_head,
+    "vgg16_imagenet": heads.normal_head(0.01),
+}
+
+
+def head_init(name: str) -> heads.HeadInit:
+    """The classifier initialiser of model ``name`` (``nn.Dense``'s default unless listed)."""
+    return _HEAD_INITS.get(name, heads.lecun_head)
 
 
 def get_model(name: str, *, num_classes: int, width: float = 1.0, **kwargs) -> nn.Module:

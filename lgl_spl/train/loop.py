@@ -155,7 +155,8 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
         path = models.classifier_path(rs.train.params, exp.num_classes)
         classes = parallel.put_replicated(rs.plan.reinit_classes, exp.mesh)
         key = jax.random.fold_in(exp.init_key, round_index)
-        rs.train = _reinit_classes(rs.train, classes, key, path)
+        init = models.head_init(exp.config.model.name)
+        rs.train = _reinit_classes(rs.train, classes, key, path, init)
     phases = dict(exp.timer.round)
     if sum(phases.values()) >= console.LONG_PHASE_S:
         listed = ", ".join(
@@ -166,9 +167,9 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
         )
 
 
-@functools.partial(jax.jit, static_argnums=(3,))
-def _reinit_classes(state, classes, key, path):
-    return state.replace(params=models.reinit_classes(state.params, path, classes, key))
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _reinit_classes(state, classes, key, path, init):
+    return state.replace(params=models.reinit_classes(state.params, path, classes, key, init))
 
 
 def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:

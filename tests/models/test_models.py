@@ -292,3 +292,35 @@ def test_paper_configs_use_the_papers_networks():
                 assert load_config(name).model.name == model, name
                 checked += 1
     assert checked == 6 + 6 + 18
+
+
+def test_classifier_found_without_its_name_and_rows_drawn_like_the_model():
+    """LGL's re-initialisation finds the classifier by shape (last [F, C] layer) and draws
+    new rows as the model's own init does; rows of other classes are left alone."""
+    from lgl_spl.models import classifier_path, head_init, reinit_classes
+
+    params = {
+        "Dense_0": {"kernel": jnp.ones((8, 5)), "bias": jnp.ones(5)},  # C outputs, not last
+        "body": {"Dense_1": {"kernel": jnp.ones((5, 6)), "bias": jnp.ones(6)}},
+        "classifier": {"kernel": jnp.ones((6, 5)), "bias": jnp.ones(5)},
+    }
+    path = classifier_path(params, 5)
+    assert path == ("classifier",)
+    classes = jnp.array([False, True, False, False, True])
+    for name, bias_zero in (("lenet", True), ("resnet50", False), ("vgg16_imagenet", True)):
+        out = reinit_classes(params, path, classes, jax.random.key(0), head_init(name))
+        kernel, bias = (
+            np.asarray(out["classifier"]["kernel"]),
+            np.asarray(out["classifier"]["bias"]),
+        )
+        np.testing.assert_array_equal(kernel[:, [0, 2, 3]], 1.0)
+        np.testing.assert_array_equal(bias[[0, 2, 3]], 1.0)
+        assert np.all(kernel[:, [1, 4]] != 1.0)
+        assert np.all(bias[[1, 4]] == 0.0) == bias_zero
+        if name == "resnet50":  # U(±1/√6)
+            assert np.all(np.abs(kernel[:, [1, 4]]) <= 1 / np.sqrt(6))
+        if name == "vgg16_imagenet":  # N(0, 0.01²)
+            assert np.all(np.abs(kernel[:, [1, 4]]) < 0.06)
+        assert out["Dense_0"] is params["Dense_0"]
+    with pytest.raises(ValueError, match="no classifier layer with 7 outputs"):
+        classifier_path(params, 7)
