@@ -42,6 +42,8 @@ import time
 
 # How long processes get to exit after SIGTERM before they are killed.
 _GRACE_SECONDS = 30.0
+# How long the other processes get to finish by themselves once one has failed.
+_REPORT_SECONDS = 3.0
 
 
 def free_port() -> int:
@@ -103,6 +105,12 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, main_args
 
 
+def _wait_all(procs: list[subprocess.Popen], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+        time.sleep(0.05)
+
+
 def _stop(procs: list[subprocess.Popen]) -> None:
     for p in procs:
         if p.poll() is None:
@@ -145,7 +153,10 @@ def launch(argv: list[str]) -> int:
             codes = [p.poll() for p in procs]
             failed = [c for c in codes if c not in (None, 0)]
             if failed:
-                # A process that died leaves the others waiting in a collective.
+                # A process that died leaves the others waiting in a collective; but give
+                # them a moment first: a bad config fails every process, and each should
+                # get to say so.
+                _wait_all(procs, _REPORT_SECONDS)
                 _stop(procs)
                 return failed[0]
             if all(c == 0 for c in codes):
