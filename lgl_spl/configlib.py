@@ -31,7 +31,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.data_dir = ""  # tfds data_dir ('' = tfds's default)
     c.data.train_limit = 0  # 0 = all; else the first N after a seeded shuffle
     c.data.val_fraction = 0.0  # carved from train; model selection never looks at test
-    c.data.label_noise = 0.0
+    c.data.label_noise = 0.0  # fraction of training labels flipped (never val or test)
+    c.data.label_noise_type = "symmetric"  # symmetric: to any other class; pair: c -> c+1
     c.data.toy_layout = "separable"
     c.data.svhn_extra = False
     c.data.augment = "default"  # the paper's for this dataset | "none" | "crop_flip"

@@ -1,6 +1,7 @@
 """Pure, jittable math: no I/O, no config objects, no globals."""
 
 from lgl_spl.core.kmeans import KMeansResult, kmeans, kmeans_per_class
+from lgl_spl.core.knn import knn_accuracy
 from lgl_spl.core.lgl import (
     LGL_STRATEGIES,
     choose_classes,
@@ -16,7 +17,14 @@ from lgl_spl.core.neighbourhood import (
     sample_neighbourhood,
 )
 from lgl_spl.core.pace import Pace, pace, pace_fraction
-from lgl_spl.core.selection import spl_inv_select, spl_select, spld_select, spld_threshold
+from lgl_spl.core.selection import (
+    cap_selection,
+    spl_inv_select,
+    spl_select,
+    spld_margins,
+    spld_select,
+    spld_threshold,
+)
 
 __all__ = [
     "LGL_STRATEGIES",
@@ -24,18 +32,21 @@ __all__ = [
     "KMeansResult",
     "Pace",
     "build_cluster_index",
+    "cap_selection",
     "choose_classes",
     "class_conditional_entropies",
     "cluster_mean_losses",
     "conditional_entropy",
     "kmeans",
     "kmeans_per_class",
+    "knn_accuracy",
     "magnet_loss",
     "pace",
     "pace_fraction",
     "sample_neighbourhood",
     "spl_inv_select",
     "spl_select",
+    "spld_margins",
     "spld_select",
     "spld_threshold",
     "stage_sizes",

@@ -19,18 +19,20 @@ class Pace(NamedTuple):
     lam_inv: jax.Array
 
 
-def pace_fraction(round_index: ArrayLike, *, q0: float = 0.5, beta1: float = 0.1) -> jax.Array:
-    """Target selected fraction q_e = min(1, q₀·(1+β₁)^e).
+def pace_fraction(
+    round_index: ArrayLike, *, q0: float = 0.5, beta1: float = 0.1, max_fraction: float = 1.0
+) -> jax.Array:
+    """Target selected fraction q_e = min(max_fraction, q₀·(1+β₁)^e); the papers' cap is 1.
 
     Example:
       >>> float(pace_fraction(0))
       0.5
     """
     e = jnp.asarray(round_index, jnp.float32)
-    return jnp.minimum(1.0, q0 * (1.0 + beta1) ** e)
+    return jnp.minimum(max_fraction, q0 * (1.0 + beta1) ** e)
 
 
-@functools.partial(jax.jit, static_argnames=("q0", "beta1", "beta2", "g0"))
+@functools.partial(jax.jit, static_argnames=("q0", "beta1", "beta2", "g0", "max_fraction"))
 def pace(
     losses: ArrayLike,
     round_index: ArrayLike,
@@ -39,6 +41,7 @@ def pace(
     beta1: float = 0.1,
     beta2: float = 0.1,
     g0: float = 0.5,
+    max_fraction: float = 1.0,
 ) -> Pace:
     """λ_e = the q_e-quantile of the losses, γ_e = g₀·(1+β₂)^e · λ_e.
 
@@ -53,7 +56,7 @@ def pace(
       (0.5, 4.5)
     """
     losses = jnp.asarray(losses, jnp.float32)
-    q = pace_fraction(round_index, q0=q0, beta1=beta1)
+    q = pace_fraction(round_index, q0=q0, beta1=beta1, max_fraction=max_fraction)
     full = q >= 1.0
     lam = jnp.where(full, jnp.inf, jnp.quantile(losses, q))
     lam_inv = jnp.where(full, -jnp.inf, jnp.quantile(losses, 1.0 - q))

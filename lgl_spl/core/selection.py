@@ -148,3 +148,48 @@ def _spld_select(losses, groups, lam, gamma, num_groups):
         lambda: _spld_sorted(losses, groups, lam, gamma, num_groups),
         lambda: keep,
     )
+
+
+@functools.partial(jax.jit, static_argnames=("num_groups",))
+def spld_margins(
+    losses: ArrayLike, groups: ArrayLike, gamma: ArrayLike, *, num_groups: int
+) -> jax.Array:
+    """L − γ / (√i + √(i−1)) with i the example's 1-based loss rank in its group.
+
+    SPLD keeps an example iff its margin is below λ; under a cap on how many are kept,
+    keeping the smallest margins maximises SPLD's objective (each group's marginal gains
+    fall with the rank, so the greedy choice is optimal).
+
+    Example:
+      >>> m = spld_margins(jnp.array([0.1, 0.2, 0.3]), jnp.array([0, 0, 1]), 1.0, num_groups=2)
+      >>> [round(float(x), 3) for x in m]  # ranks 1, 2 in group 0; rank 1 in group 1
+      [-0.9, -0.214, -0.7]
+    """
+    losses = jnp.asarray(losses, jnp.float32)
+    groups = jnp.asarray(groups, jnp.int32)
+    n = losses.shape[0]
+    order = jnp.lexsort((jnp.arange(n), _order_keys(losses), groups))
+    counts = jnp.bincount(groups, length=num_groups)
+    starts = jnp.cumsum(counts) - counts
+    rank = jnp.zeros(n, jnp.int32).at[order].set(jnp.arange(n) - starts[groups[order]] + 1)
+    i = rank.astype(jnp.float32)
+    return losses - jnp.asarray(gamma, jnp.float32) / (jnp.sqrt(i) + jnp.sqrt(i - 1.0))
+
+
+@jax.jit
+def cap_selection(keep: ArrayLike, scores: ArrayLike, max_count: ArrayLike) -> jax.Array:
+    """At most ``max_count`` of the kept examples: those with the smallest ``scores``.
+
+    Ties go to the lower index. SPL caps with the losses as scores, SPL_INV with the
+    negated losses, SPLD with :func:`spld_margins`.
+
+    Example:
+      >>> cap_selection(jnp.array([True, True, False, True]), jnp.array([3.0, 1.0, 0.0, 2.0]), 2)
+      Array([False,  True, False,  True], dtype=bool)
+    """
+    keep = jnp.asarray(keep, bool)
+    n = keep.shape[0]
+    masked = jnp.where(keep, _order_keys(jnp.asarray(scores, jnp.float32)), _NAN_KEY)
+    order = jnp.lexsort((jnp.arange(n), masked, ~keep))
+    position = jnp.zeros(n, jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    return keep & (position < max_count)

@@ -2,12 +2,13 @@
 
 from lgl_spl.data.augment import AUGMENT_CHOICES, AugmentSpec, augment, default_augment
 from lgl_spl.data.dataset import Dataset
-from lgl_spl.data.pipeline import KNOWN_DATASETS, add_label_noise, load
+from lgl_spl.data.pipeline import KNOWN_DATASETS, NOISE_KINDS, add_label_noise, load
 from lgl_spl.data.random_access import RandomAccessSource
 
 __all__ = [
     "AUGMENT_CHOICES",
     "KNOWN_DATASETS",
+    "NOISE_KINDS",
     "AugmentSpec",
     "Dataset",
     "RandomAccessSource",

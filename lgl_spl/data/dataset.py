@@ -12,8 +12,10 @@ class Dataset:
     """Images uint8 NHWC (the toy set: float32 [N, 2]); labels int32.
 
     ``x_val`` / ``y_val`` are empty unless a validation split was carved from
-    train. ``train_source`` is set for datasets read from disk on demand
-    (ImageNet): then ``x_train`` is empty and the loop gathers batches on the host.
+    train. With label noise, ``y_train`` holds the noisy labels and
+    ``y_train_clean`` the original ones. ``train_source`` is set for datasets read
+    from disk on demand (ImageNet): then ``x_train`` is empty and the loop gathers
+    batches on the host.
     """
 
     x_train: np.ndarray
@@ -27,6 +29,12 @@ class Dataset:
     name: str
     train_source: object | None = None
     test_source: object | None = None
+    y_train_clean: np.ndarray | None = None  # the labels before label noise (None: no noise)
+
+    @property
+    def noisy(self) -> np.ndarray | None:
+        """bool [N]: which training labels the label noise flipped (None without noise)."""
+        return None if self.y_train_clean is None else self.y_train != self.y_train_clean
 
     @property
     def num_train(self) -> int:

@@ -36,18 +36,38 @@ def _raw(cfg, seed: int) -> Raw:
     raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(KNOWN_DATASETS)}")
 
 
-def add_label_noise(labels: np.ndarray, fraction: float, num_classes: int, seed: int) -> np.ndarray:
-    """Replace exactly round(fraction · N) labels by a different, uniformly drawn class."""
+NOISE_KINDS = ("symmetric", "pair")
+
+
+def add_label_noise(
+    labels: np.ndarray, fraction: float, num_classes: int, seed: int, kind: str = "symmetric"
+) -> np.ndarray:
+    """Flip exactly round(fraction · N) labels, chosen uniformly at random.
+
+    ``symmetric``: each flipped label becomes one of the *other* classes, uniformly;
+    ``pair``: class c becomes (c + 1) mod C (a fixed confusion, the harder noise).
+    """
+    if kind not in NOISE_KINDS:
+        raise ConfigError(
+            f"data.label_noise_type must be one of {', '.join(NOISE_KINDS)}, got {kind!r}"
+        )
     rng = np.random.default_rng([seed, 7])
     labels = labels.copy()
     flip = rng.choice(len(labels), int(round(fraction * len(labels))), replace=False)
-    offset = rng.integers(1, num_classes, len(flip))
+    if kind == "symmetric":
+        offset = rng.integers(1, num_classes, len(flip))
+    else:
+        offset = np.ones(len(flip), labels.dtype)
     labels[flip] = (labels[flip] + offset) % num_classes
     return labels
 
 
 def _split(x, y, cfg, seed: int, num_classes: int):
-    """train_limit (after a seeded shuffle), then the validation split, then label noise."""
+    """train_limit (after a seeded shuffle), then the validation split, then label noise.
+
+    Noise touches the training labels only: the validation split is carved off first, and
+    test labels are never read here. Returns the clean training labels too.
+    """
     order = np.random.default_rng([seed, 1]).permutation(len(y))
     limit = int(cfg.get("train_limit", 0))
     if limit:
@@ -55,10 +75,12 @@ def _split(x, y, cfg, seed: int, num_classes: int):
     x, y = x[order], y[order]
     n_val = int(round(float(cfg.get("val_fraction", 0.0)) * len(y)))
     x_val, y_val, x, y = x[:n_val], y[:n_val], x[n_val:], y[n_val:]
+    clean = y
     noise = float(cfg.get("label_noise", 0.0))
     if noise:
-        y = add_label_noise(y, noise, num_classes, seed)
-    return x, y, x_val, y_val
+        kind = cfg.get("label_noise_type", "symmetric")
+        y = add_label_noise(y, noise, num_classes, seed, kind)
+    return x, y, x_val, y_val, clean
 
 
 def load(cfg, *, seed: int = 0) -> Dataset:
@@ -67,7 +89,7 @@ def load(cfg, *, seed: int = 0) -> Dataset:
         return _load_host(cfg, seed)
     raw = _raw(cfg, seed)
     num_classes = len(raw.label_names)
-    x, y, x_val, y_val = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
+    x, y, x_val, y_val, clean = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
     if len(y) == 0:
         raise ConfigError(f"dataset {cfg.name!r}: no training examples left after the splits")
     return Dataset(
@@ -80,6 +102,7 @@ def load(cfg, *, seed: int = 0) -> Dataset:
         num_classes=num_classes,
         label_names=raw.label_names,
         name=cfg.name,
+        y_train_clean=clean.astype(np.int32) if float(cfg.get("label_noise", 0.0)) else None,
     )
 
 

@@ -41,6 +41,12 @@ EMBEDDING_FIELDS = {
     "snapshot_examples": schema.integer(
         1000, "training examples embedded at each evaluation (t-SNE); 0: none", low=0
     ),
+    "knn_examples": schema.integer(
+        1000,
+        "held-out examples whose 10-NN accuracy in the embedding is logged at each "
+        "evaluation (embed_knn_accuracy, beside pixel_knn_accuracy); 0: none",
+        low=0,
+    ),
 }
 
 FIELDS = {**PACE_FIELDS, **CLUSTER_FIELDS, **EMBEDDING_FIELDS}

@@ -30,6 +30,14 @@ PACE_FIELDS = {
     "beta1": schema.number(0.1, "growth of the selected fraction per round", low=0.0),
     "beta2": schema.number(0.1, "growth of SPLD's diversity weight per round", low=0.0),
     "g0": schema.number(0.5, "SPLD's initial diversity weight, γ_0 = g0·λ_0", low=0.0),
+    "max_fraction": schema.number(
+        1.0,
+        "cap on the fraction a selecting round keeps (1: the papers' pace, which reaches "
+        "all data); e.g. 1 − the label-noise rate",
+        low=0.0,
+        high=1.0,
+        low_open=True,
+    ),
 }
 CLUSTER_FIELDS = {
     "num_clusters": schema.integer(8, "K: k-means clusters per class (SPLD's groups)", low=1),
@@ -70,8 +78,13 @@ class SelfPacedSampler:
         self.rule = rule
         self.warmup = int(cfg.warmup_rounds)
         self.rescore_every = int(cfg.rescore_every)
+        self.max_fraction = float(cfg.max_fraction)
         self.pace_kw = dict(
-            q0=float(cfg.q0), beta1=float(cfg.beta1), beta2=float(cfg.beta2), g0=float(cfg.g0)
+            q0=float(cfg.q0),
+            beta1=float(cfg.beta1),
+            beta2=float(cfg.beta2),
+            g0=float(cfg.g0),
+            max_fraction=self.max_fraction,
         )
         self.k = int(cfg.num_clusters) if rule == "spld" else 0
         self.group_source = group_source or (cfg.groups if rule == "spld" else None)
@@ -143,17 +156,21 @@ class SelfPacedSampler:
 
     def _select(self, losses: np.ndarray, e: int, state) -> dict:
         p = core.pace(losses, e, **self.pace_kw)
+        num_groups = self.ctx.num_classes * self.k
         if self.rule == "spl":
-            keep, lam = core.spl_select(losses, p.lam), p.lam
+            keep, lam, scores = core.spl_select(losses, p.lam), p.lam, losses
         elif self.rule == "spl_inv":
-            keep, lam = core.spl_inv_select(losses, p.lam_inv), p.lam_inv
+            keep, lam, scores = core.spl_inv_select(losses, p.lam_inv), p.lam_inv, -losses
         else:
             groups = state["groups"]
-            keep = core.spld_select(
-                losses, groups, p.lam, p.gamma, num_groups=self.ctx.num_classes * self.k
-            )
-            lam = p.lam
+            keep = core.spld_select(losses, groups, p.lam, p.gamma, num_groups=num_groups)
+            lam, scores = p.lam, None
         keep = np.asarray(keep)
+        cap = int(np.floor(self.max_fraction * len(keep)))
+        if self.max_fraction < 1.0 and keep.sum() > cap:
+            if scores is None:  # SPLD: the objective's best `cap` examples
+                scores = core.spld_margins(losses, state["groups"], p.gamma, num_groups=num_groups)
+            keep = np.asarray(core.cap_selection(keep, scores, max(cap, 1)))
         if not keep.any():  # all losses tied at λ: fall back to all data, never an empty round
             keep = np.ones_like(keep)
         gamma = p.gamma if self.rule == "spld" else np.float32(0.0)

@@ -31,6 +31,8 @@ from lgl_spl.timing import PhaseTimer
 from lgl_spl.train.steps import model_variables
 
 _PASS_BATCH = 1000  # examples per forward batch when embedding the training set
+_KNN_REFERENCES = 5000  # training examples the k-NN diagnostics search
+_KNN_K = 10
 
 
 def _magnet_step_fn(model, tx, spec, *, m: int, d: int, alpha: float, cluster_classes):
@@ -98,6 +100,7 @@ class EmbeddingLearner:
         steps_per_round: int,
         mesh,
         timer: PhaseTimer,
+        heldout=None,
     ):
         if feed is None or getattr(feed, "host_batches", False):
             raise ConfigError("method 'advise' needs a dataset held in memory (not imagenet2012)")
@@ -117,6 +120,9 @@ class EmbeddingLearner:
         self.schedule = cfg.schedule
         self.embed_dim = int(cfg.embed_dim)
         self.snapshot_examples = int(cfg.snapshot_examples)
+        self.heldout = heldout if int(cfg.knn_examples) > 0 else None
+        self.knn_queries = min(int(cfg.knn_examples), heldout.size if heldout else 0)
+        self._pixel_knn = None
         self.num_clusters = num_classes * self.k
         self.model = get_model(
             cfg.embed_model, num_classes=0, width=float(cfg.embed_width), embed_dim=self.embed_dim
@@ -270,6 +276,50 @@ class EmbeddingLearner:
             # Wait here (once per refresh), so k-means is timed as clustering, not as
             # the embedding steps queued behind it.
             return dict(clusters, **jax.block_until_ready(fresh))
+
+    # ---- diagnostics ----------------------------------------------------------------------
+
+    def _knn_references(self) -> np.ndarray:
+        n = self.num_examples
+        return np.sort(round_rng(self.seed, 0, 13).permutation(n)[:_KNN_REFERENCES])
+
+    def knn_accuracy(self, state) -> float | None:
+        """10-NN accuracy of held-out examples among training examples, in the embedding.
+
+        References carry the training labels the embedding learns from (noisy ones when
+        the run has label noise); queries are the first ``knn_examples`` of the held-out
+        split, with their true labels.
+        """
+        if self.heldout is None:
+            return None
+        refs = self._knn_references()
+        queries = np.arange(self.knn_queries)
+        size = parallel.pass_batch_size(self.knn_queries, _PASS_BATCH)
+        held = [
+            np.asarray(self._features(state["net"], self.heldout.x, jnp.asarray(idx)))[w > 0]
+            for idx, w in parallel.padded_batches(queries, size)
+        ]
+        return self._knn(self.embed(state["net"], refs), np.concatenate(held), refs)
+
+    def pixel_knn_accuracy(self) -> float | None:
+        """The same 10-NN accuracy on raw pixels (the baseline an embedding should beat)."""
+        if self.heldout is None:
+            return None
+        if self._pixel_knn is None:
+            refs = self._knn_references()
+            flat = lambda x: np.asarray(x).reshape(len(x), -1).astype(np.float32) / 255.0
+            queries = flat(np.asarray(self.heldout.x[: self.knn_queries]))
+            self._pixel_knn = self._knn(flat(np.asarray(self.feed.x)[refs]), queries, refs)
+        return self._pixel_knn
+
+    def _knn(self, references: np.ndarray, queries: np.ndarray, refs: np.ndarray) -> float:
+        labels = np.asarray(self.heldout.y[: self.knn_queries])
+        k = min(_KNN_K, len(refs))
+        return float(
+            core.knn_accuracy(
+                references, self.labels[refs], queries, labels, k=k, num_classes=self.num_classes
+            )
+        )
 
     def snapshot(self, state) -> dict | None:
         """The embedding of a fixed subset of training examples (SPL-ADVisE Fig. 2's t-SNE)."""

@@ -115,6 +115,7 @@ def build_experiment(config) -> Experiment:
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
     train_feed = make_feeder(ds.x_train, ds.y_train, ds.train_source, mesh)
+    test_feed = make_feeder(ds.x_test, ds.y_test, ds.test_source, mesh)
     embedder = None
     if get_method(config.method.name).embedding:
         embedder = EmbeddingLearner(
@@ -127,6 +128,7 @@ def build_experiment(config) -> Experiment:
             steps_per_round=ctx.steps_per_round,
             mesh=mesh,
             timer=timer,
+            heldout=test_feed,
         )
     spec = data_lib.default_augment(config.data.name, config.data.augment)
     model = models.get_model(
@@ -156,7 +158,7 @@ def build_experiment(config) -> Experiment:
         spec=spec,
         steps=steps,
         train_feed=train_feed,
-        test_feed=make_feeder(ds.x_test, ds.y_test, ds.test_source, mesh),
+        test_feed=test_feed,
         val_feed=make_feeder(ds.x_val, ds.y_val, None, mesh) if len(ds.y_val) else None,
         sampler=sampler,
         embedder=embedder,

@@ -54,6 +54,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     writers = Writers(workdir, resume_step=start, enabled=parallel.is_leader())
     # Only now: a refused resume leaves the workdir's files alone.
     writers.run_files(flatten(config), exp.run_info())
+    writers.label_noise(exp.dataset)
     if start == 0 and exp.embedder is not None:
         with exp.timer.timed("evaluation"):
             writers.snapshot(0, exp.embedder.snapshot(rs.embedding))
@@ -149,6 +150,8 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
         signals = signals._replace(groups=exp.embedder.cluster_ids(rs.embedding))
     rs.plan, rs.sampler = exp.sampler.plan_round(rs.sampler, round_index, signals)
     rs.plan.info.update(learned)
+    if exp.dataset.noisy is not None:
+        rs.plan.info.update(_noise_shares(exp.dataset.noisy, rs.plan))
     rs.round = round_index
     if rs.plan.reinit_classes is not None and rs.plan.reinit_classes.any():
         # LGL: fresh classifier rows for the classes this stage adds.
@@ -193,6 +196,9 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
             row["val_accuracy"], row["val_loss"] = exp.evaluator.evaluate(
                 rs.train, exp.val_feed, mask
             )
+        if exp.embedder is not None and exp.embedder.heldout is not None:
+            row["embed_knn_accuracy"] = exp.embedder.knn_accuracy(rs.embedding)
+            row["pixel_knn_accuracy"] = exp.embedder.pixel_knn_accuracy()
         if exp.config.train.eval_train_loss:
             # The loss on every training example and class, whatever the method trained on
             # (LGL Fig. 2); an evaluation pass, not counted as extra training compute.
@@ -219,6 +225,16 @@ def _round_row(exp: Experiment, rs: RunState, step: int) -> dict:
         "train_loss": rs.meters.take("round"),
         **rs.plan.info,
         "time": {k: round(v, 4) for k, v in sorted(phases.items())},
+    }
+
+
+def _noise_shares(noisy: np.ndarray, plan) -> dict:
+    """The share of flipped labels in the training data and among what this round trains on."""
+    trained = np.zeros(len(noisy), bool)
+    trained[plan.indices[plan.weights > 0]] = True
+    return {
+        "noisy_fraction": float(noisy.mean()),
+        "noisy_selected_fraction": float(noisy[trained].mean()),
     }
 
 

@@ -66,7 +66,13 @@ def validate_config(config) -> None:
     _positive_int(config, "seed", allow_zero=True)
     for key in ("data.val_fraction", "data.label_noise"):
         _fraction(config, key)
-    from lgl_spl.data import AUGMENT_CHOICES
+    from lgl_spl.data import AUGMENT_CHOICES, NOISE_KINDS
+
+    kind = config.data.get("label_noise_type", "symmetric")
+    if kind not in NOISE_KINDS:
+        raise ConfigError(
+            f"data.label_noise_type must be one of {', '.join(NOISE_KINDS)}, got {kind!r}"
+        )
 
     if config.data.get("augment", "default") not in (*AUGMENT_CHOICES, True, False):
         raise ConfigError(

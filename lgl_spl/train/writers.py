@@ -107,6 +107,19 @@ class Writers:
         with open(os.path.join(self.workdir, "run_info.json"), "w") as f:
             json.dump(run_info, f, indent=1)
 
+    def label_noise(self, dataset) -> None:
+        """``label_noise.npz``: which training labels were flipped, and both label sets."""
+        if not self.enabled or dataset.noisy is None:
+            return
+        path = os.path.join(self.workdir, "label_noise.npz")
+        np.savez(
+            path + ".tmp.npz",
+            noisy=dataset.noisy,
+            labels=dataset.y_train,
+            clean_labels=dataset.y_train_clean,
+        )
+        os.replace(path + ".tmp.npz", path)
+
     def snapshot(self, step: int, arrays: dict | None) -> None:
         """``embeddings/step_N.npz``, written whole or not at all."""
         if not self.enabled or arrays is None:

@@ -135,3 +135,72 @@ def test_spl_and_spl_inv(n):
     np.testing.assert_array_equal(np.asarray(L.spl_select(losses, lam)), losses < lam)
     np.testing.assert_array_equal(np.asarray(L.spl_inv_select(losses, lam)), losses > lam)
     chex.assert_type(L.spl_select(losses, lam), bool)
+
+
+# ---- the cap (method.max_fraction) --------------------------------------------------------
+
+
+def margins_reference(losses, groups, gamma):
+    out = np.zeros(len(losses), np.float32)
+    for g in np.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        order = idx[np.lexsort((idx, losses[idx]))]
+        for rank, i in enumerate(order, start=1):
+            out[i] = losses[i] - np.float32(gamma) / (np.sqrt(rank) + np.sqrt(rank - 1))
+    return out
+
+
+def cap_reference(keep, scores, max_count):
+    kept = np.flatnonzero(keep)
+    chosen = kept[np.lexsort((kept, scores[kept]))][:max_count]
+    out = np.zeros(len(keep), bool)
+    out[chosen] = True
+    return out
+
+
+class CapTest(parameterized.TestCase):
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.product(n=[1, 50, 1000], ties=[False, True], seed=[0, 1])
+    def test_margins_and_cap_match_references(self, n, ties, seed):
+        losses, groups = random_case(seed, n, 7, ties)
+        margins = self.variant(lambda x, g: L.spld_margins(x, g, 0.4, num_groups=7))(losses, groups)
+        np.testing.assert_allclose(
+            margins, margins_reference(losses, groups, 0.4), rtol=1e-6, atol=1e-6
+        )
+        keep = np.random.default_rng(seed).random(n) < 0.7
+        for count in (0, 1, n // 3, n):
+            got = self.variant(L.cap_selection)(keep, losses, count)
+            np.testing.assert_array_equal(got, cap_reference(keep, losses, count))
+            assert int(np.sum(got)) == min(count, int(keep.sum()))
+
+    def test_spld_with_its_margins_capped_is_the_best_subset_of_that_size(self):
+        """SPLD's objective, Σ v·L − λ Σ v − γ Σ_g ‖v_g‖₂, over subsets of size M: the cap's
+        choice is the optimum (brute force over every subset of a small problem)."""
+        import itertools
+
+        rng = np.random.default_rng(3)
+        losses = rng.random(9).astype(np.float32)
+        groups = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2], np.int32)
+        lam, gamma, size = 0.8, 0.5, 4
+
+        def objective(v):
+            per_group = [np.sqrt(v[groups == g].sum()) for g in range(3)]
+            return float(v @ losses - lam * v.sum() - gamma * sum(per_group))
+
+        best = min(
+            (np.isin(np.arange(9), c) for c in itertools.combinations(range(9), size)),
+            key=lambda v: objective(v.astype(np.float64)),
+        )
+        keep = L.spld_select(losses, groups, lam, gamma, num_groups=3)
+        assert int(keep.sum()) > size  # the cap binds
+        margins = L.spld_margins(losses, groups, gamma, num_groups=3)
+        capped = np.asarray(L.cap_selection(keep, margins, size))
+        np.testing.assert_allclose(
+            objective(capped.astype(np.float64)), objective(best.astype(np.float64)), rtol=1e-6
+        )
+
+
+def test_pace_fraction_is_capped():
+    assert float(L.pace_fraction(20, max_fraction=0.6)) == pytest.approx(0.6)
+    p = L.pace(np.linspace(0, 1, 101, dtype=np.float32), 20, max_fraction=0.6)
+    assert np.isfinite(float(p.lam)) and float(p.lam) == pytest.approx(0.6, abs=1e-6)

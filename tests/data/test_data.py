@@ -22,6 +22,7 @@ def cfg(**kw):
             train_limit=0,
             val_fraction=0.0,
             label_noise=0.0,
+            label_noise_type="symmetric",
             toy_layout="separable",
             svhn_extra=False,
             image_size=0,
@@ -101,6 +102,29 @@ def test_limit_validation_split_and_noise():
     changed = np.mean(noisy.y_train != clean.y_train)
     assert changed == pytest.approx(0.1, abs=1 / len(full.y_train))
     np.testing.assert_array_equal(noisy.x_train, clean.x_train)
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "pair"])
+def test_label_noise_flips_training_labels_only(kind):
+    """Exactly round(0.4 N) training labels change, each to another class (pair: c -> c+1);
+    the flipped mask is exposed; validation and test labels are untouched."""
+    clean = data.load(cfg(val_fraction=0.2), seed=5)
+    noisy = data.load(cfg(val_fraction=0.2, label_noise=0.4, label_noise_type=kind), seed=5)
+    flipped = noisy.noisy
+    assert flipped.sum() == round(0.4 * len(clean.y_train))
+    np.testing.assert_array_equal(noisy.y_train_clean, clean.y_train)
+    np.testing.assert_array_equal(noisy.y_train[~flipped], clean.y_train[~flipped])
+    assert np.all(noisy.y_train[flipped] != clean.y_train[flipped])
+    np.testing.assert_array_equal(noisy.y_val, clean.y_val)
+    np.testing.assert_array_equal(noisy.y_test, clean.y_test)
+    if kind == "pair":
+        np.testing.assert_array_equal(noisy.y_train[flipped], (clean.y_train[flipped] + 1) % 10)
+    else:  # uniform over the other nine classes: every offset appears
+        offsets = (noisy.y_train[flipped] - clean.y_train[flipped]) % 10
+        assert set(offsets.tolist()) == set(range(1, 10))
+    assert clean.noisy is None
+    with pytest.raises(ConfigError, match="label_noise_type must be one of"):
+        data.load(cfg(label_noise=0.1, label_noise_type="asymmetric"), seed=0)
 
 
 def test_unknown_dataset():

@@ -183,3 +183,17 @@ def test_lgl_one_stage_is_all_classes():
     ctx = context(classes=6)
     rounds = run_rounds(make_sampler(method("lgl", num_stages=1), ctx), ctx, 2)
     assert rounds[0][0].info["classes"] == list(range(6))
+
+
+@pytest.mark.parametrize("name", ["spl", "spl_inv", "spld"])
+def test_max_fraction_caps_every_selecting_round(name):
+    ctx = context()
+    sampler = make_sampler(method(name, max_fraction=0.6), ctx)
+    rounds = run_rounds(sampler, ctx, 12)
+    fractions = [p.info["selected_fraction"] for p, _, _ in rounds]
+    assert fractions[0] == 1.0  # warm-up
+    assert all(f <= 0.6 for f in fractions[1:]) and fractions[-1] >= 0.59, fractions
+    for plan, state, _ in rounds[1:]:
+        assert np.all(np.asarray(state["selected"])[plan.indices[plan.weights > 0]])
+    uncapped = run_rounds(make_sampler(method(name), ctx), ctx, 12)
+    assert uncapped[-1][0].info["selected_fraction"] == 1.0  # the papers' pace: all data
