@@ -7,13 +7,16 @@
         --configs configs/toy_random.py configs/toy_spl.py \\
         --grid model.name=mlp1,mlp3 --grid data.toy_layout=separable,overlapping
 
-Each run lives in ROOT/<config name>[/<grid values>]/seed_<s> and is trained by
-``python -m lgl_spl.main`` in a subprocess (its output goes to ``log.txt`` there).
-A finished run (the last metrics row at ``train.num_steps``) is skipped; an
-interrupted one resumes from its checkpoint, so re-running the sweep after a
-crash finishes the work. Here the runs go one after another; on a cluster, a job
-array runs one each: ``--task-id $SLURM_ARRAY_TASK_ID`` (``--count`` prints the
-array size). Then ``python -m lgl_spl.report ROOT --out OUT`` tabulates them.
+A config may take an argument (``configs/cpu/control.py:cifar10,spl,sym40``).
+Each run lives in ROOT/<config name or argument>[/<grid values>]/seed_<s> and is
+trained by ``python -m lgl_spl.main`` in a subprocess (its output goes to
+``log.txt`` there). A finished run (the last metrics row at ``train.num_steps``)
+is skipped; an interrupted one resumes from its checkpoint, so re-running the
+sweep after a crash finishes the work. Here the runs go one after another, or
+``--jobs N`` at a time (a small model on a CPU uses about one core); on a
+cluster, a job array runs one each: ``--task-id $SLURM_ARRAY_TASK_ID``
+(``--count`` prints the array size). Then ``python -m lgl_spl.report ROOT --out
+OUT`` tabulates them.
 """
 
 from __future__ import annotations
@@ -43,8 +46,10 @@ class Run:
         ]
 
 
-def _config_name(path: str) -> str:
-    return os.path.splitext(os.path.basename(path))[0]
+def _config_name(config: str) -> str:
+    """``configs/x.py`` → ``x``; ``configs/x.py:a,b`` → ``a-b``."""
+    path, _, arg = config.partition(":")
+    return arg.replace(",", "-") if arg else os.path.splitext(os.path.basename(path))[0]
 
 
 def _grid(pairs: list[str]) -> list[tuple[str, ...]]:
@@ -61,7 +66,7 @@ def _grid(pairs: list[str]) -> list[tuple[str, ...]]:
 def plan(root: str, configs, seeds, fixed=(), grid=()) -> list[Run]:
     """Every (seed, config, grid point), seed-major: a sweep cut short has whole seeds."""
     for config in configs:
-        if not os.path.isfile(config):
+        if not os.path.isfile(config.partition(":")[0]):
             raise SystemExit(f"error: config file {config!r} does not exist")
     runs = []
     for seed in seeds:
@@ -85,13 +90,18 @@ def is_finished(workdir: str) -> bool:
         return False
 
 
-def execute(run: Run, *, env=None) -> int:
-    """Train (or resume) one run; its output goes to ``workdir/log.txt``."""
+def start(run: Run, *, env=None) -> subprocess.Popen:
+    """Start training (or resuming) one run; its output goes to ``workdir/log.txt``."""
     os.makedirs(run.workdir, exist_ok=True)
     with open(os.path.join(run.workdir, "log.txt"), "a") as log:
         log.write(f"$ {' '.join(run.command())}\n")
         log.flush()
-        return subprocess.call(run.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(run.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def execute(run: Run, *, env=None) -> int:
+    """Train (or resume) one run to the end; its exit code."""
+    return start(run, env=env).wait()
 
 
 def main(argv=None) -> int:
@@ -102,6 +112,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
     p.add_argument("--grid", action="append", default=[], help="KEY=V1,V2: one run per value")
     p.add_argument("--task-id", type=int, default=None, help="run only this one (a job array)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time (default 1)")
     p.add_argument("--count", action="store_true", help="print the number of runs and exit")
     p.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = p.parse_args(argv)
@@ -114,27 +125,46 @@ def main(argv=None) -> int:
         if not 0 <= args.task_id < len(runs):
             raise SystemExit(f"error: --task-id {args.task_id} is outside 0..{len(runs) - 1}")
         runs = [runs[args.task_id]]
-    failed = []
+    if args.jobs < 1:
+        raise SystemExit(f"error: --jobs must be ≥ 1, got {args.jobs}")
     t_start = time.time()
+    todo = []
     for i, run in enumerate(runs, 1):
         label = f"[{i}/{len(runs)}] {run.workdir}"
         if is_finished(run.workdir):
             print(f"{label}: finished, skipped", flush=True)
-            continue
-        if args.dry_run:
+        elif args.dry_run:
             print(" ".join(run.command()))
-            continue
-        t0 = time.time()
-        print(f"{label}: running", flush=True)
-        code = execute(run)
-        status = "done" if code == 0 else f"FAILED (exit {code}; see log.txt)"
-        print(f"{label}: {status} in {time.time() - t0:.0f} s", flush=True)
-        if code:
-            failed.append(run.workdir)
+        else:
+            todo.append((label, run))
+    failed = [] if args.dry_run else _run_all(todo, args.jobs)
     print(f"{len(runs) - len(failed)}/{len(runs)} runs ok in {time.time() - t_start:.0f} s")
     for workdir in failed:
         print(f"failed: {workdir}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _run_all(todo: list, jobs: int) -> list[str]:
+    """Run ``(label, run)`` pairs, ``jobs`` at a time, in order; the workdirs that failed."""
+    failed, running = [], []
+    todo = list(todo)
+    while todo or running:
+        while todo and len(running) < jobs:
+            label, run = todo.pop(0)
+            print(f"{label}: running", flush=True)
+            running.append((label, run, start(run), time.time()))
+        for entry in list(running):
+            label, run, proc, t0 = entry
+            code = proc.poll()
+            if code is None:
+                continue
+            running.remove(entry)
+            status = "done" if code == 0 else f"FAILED (exit {code}; see log.txt)"
+            print(f"{label}: {status} in {time.time() - t0:.0f} s", flush=True)
+            if code:
+                failed.append(run.workdir)
+        time.sleep(0.2)
+    return failed
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.npz_path = ""  # local arrays instead of tfds when set
     c.data.data_dir = ""  # tfds data_dir ('' = tfds's default)
     c.data.train_limit = 0  # 0 = all; else the first N after a seeded shuffle
+    c.data.test_limit = 0  # 0 = all; else N test examples, the same subset for every run
     c.data.val_fraction = 0.0  # carved from train; model selection never looks at test
     c.data.label_noise = 0.0  # fraction of training labels flipped (never val or test)
     c.data.label_noise_type = "symmetric"  # symmetric: to any other class; pair: c -> c+1
@@ -329,13 +330,22 @@ def cpu_student(dataset: str, *, train_limit: int = 4000, rounds: int = 8):
 
 
 def cpu_row(dataset: str, method: str, **student):
-    """One method of a CPU reproduction; every method gets the same student updates.
+    """One method of a CPU reproduction; every method gets the same student updates."""
+    return cpu_method(cpu_student(dataset, **student), method)
+
+
+def cpu_method(c, method: str):
+    """Set ``method`` on a CPU student ``c`` (its run length already set).
 
     ``lgl_<order><stages>`` (e.g. ``lgl_d3``) uses the ``fair`` budget: the
-    baseline's updates split over the stages.
+    baseline's updates split over the stages. ``advise`` trains a half-width LeNet
+    embedding net, one embedding step every two student steps, refreshing its
+    clusters once a round. ``<method>_cap<p>`` caps the pace at p % of the data
+    (``method.max_fraction``), e.g. ``spl_cap60``.
     """
-    c = cpu_student(dataset, **student)
-    per_round = steps_per_epoch(round(c.data.train_limit * 0.9), c.train.batch_size)
+    per_round = steps_per_epoch(_num_train(c), c.train.batch_size)
+    method, _, cap = method.partition("_cap")
+    extra = {"max_fraction": int(cap) / 100} if cap else {}
     if method.startswith("lgl_"):
         order, stages = _LGL_ORDERS[method[4]], int(method[5:])
         set_method(c, "lgl", num_stages=stages, order=order, budget="fair")
@@ -343,7 +353,7 @@ def cpu_row(dataset: str, method: str, **student):
         c.train.lr_decay_steps = c.train.num_steps
         return c
     if method != "advise":
-        return set_method(c, method)
+        return set_method(c, method, **extra)
     return set_method(
         c,
         "advise",
@@ -354,4 +364,61 @@ def cpu_row(dataset: str, method: str, **student):
         student_steps_per_embed_step=2,  # one embedding step every 2 student steps
         refresh_every=max(per_round // 2, 1),  # a fresh cluster index every round
         snapshot_examples=1000,
+        **extra,
     )
+
+
+def _num_train(c) -> int:
+    """Training examples after the validation split (the CPU students set train_limit)."""
+    return round(c.data.train_limit * (1 - c.data.val_fraction))
+
+
+# ---- positive controls: label noise and small budgets (docs/results/controls/) ------------
+
+# Per dataset: (train_limit, batch size, epochs). Sized so that `random` visibly memorises
+# 40 % label noise (its test accuracy peaks, then falls) within a few minutes on 2 cores.
+CONTROL_STUDENTS = {"fashion_mnist": (2000, 64, 20), "cifar10": (3000, 128, 24)}
+NOISE_SETTINGS = {"sym0": (0.0, "symmetric"), "sym20": (0.2, "symmetric"),
+                  "sym40": (0.4, "symmetric"), "pair40": (0.4, "pair")}  # fmt: skip
+
+
+def control_student(dataset: str, *, noise: str = "sym0", budget: int = 1):
+    """The positive controls' student: long enough for ``random`` to memorise label noise.
+
+    A LeNet on ``CONTROL_STUDENTS[dataset]``'s examples (a tenth held out for
+    validation), no augmentation (it would slow memorisation), its batch size and
+    epochs, the epochs divided by ``budget`` (1, 2, 4 or 8: the small-budget regime),
+    cosine learning rate over the run, an evaluation every two epochs on a fixed
+    2,000-image test subset.
+    """
+    train_limit, batch, epochs = CONTROL_STUDENTS[dataset]
+    c = base_config()
+    c.data.name = dataset
+    c.data.train_limit = train_limit
+    c.data.val_fraction = 0.1
+    c.data.test_limit = 2000
+    c.data.augment = "none"
+    c.data.label_noise, c.data.label_noise_type = NOISE_SETTINGS[noise]
+    c.model.name = "lenet"
+    c.train.batch_size = batch
+    per = steps_per_epoch(_num_train(c), c.train.batch_size)
+    c.train.num_steps = round(epochs * per / budget)
+    c.train.eval_every = 2 * per
+    c.train.log_every = per
+    c.train.eval_batch_size = 2000
+    c.train.learning_rate = 0.05
+    c.train.momentum = 0.9
+    c.train.weight_decay = 5e-4
+    c.train.lr_schedule = "cosine"
+    c.train.lr_decay_steps = c.train.num_steps
+    return c
+
+
+def control_row(arg: str):
+    """``DATASET,METHOD[,NOISE[,BUDGET]]``, e.g. ``fashion_mnist,spl_cap60,sym40`` or
+    ``cifar10,lgl_r3,sym0,4`` (a quarter of the updates)."""
+    parts = arg.split(",")
+    dataset, method = parts[0], parts[1]
+    noise = parts[2] if len(parts) > 2 else "sym0"
+    budget = int(parts[3]) if len(parts) > 3 else 1
+    return cpu_method(control_student(dataset, noise=noise, budget=budget), method)

@@ -83,6 +83,14 @@ def _split(x, y, cfg, seed: int, num_classes: int):
     return x, y, x_val, y_val, clean
 
 
+def _test_subset(x, y, limit: int):
+    """``limit`` test examples drawn at random, the same for every run and seed (0 = all)."""
+    if not limit or limit >= len(y):
+        return x, y
+    keep = np.sort(np.random.default_rng([0, 2]).permutation(len(y))[:limit])
+    return x[keep], y[keep]
+
+
 def load(cfg, *, seed: int = 0) -> Dataset:
     """Load ``cfg.name`` (or ``cfg.npz_path``) into a ``Dataset``."""
     if cfg.name in HOST_NAMES and not cfg.get("npz_path", ""):
@@ -92,11 +100,12 @@ def load(cfg, *, seed: int = 0) -> Dataset:
     x, y, x_val, y_val, clean = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
     if len(y) == 0:
         raise ConfigError(f"dataset {cfg.name!r}: no training examples left after the splits")
+    x_test, y_test = _test_subset(raw.x_test, raw.y_test, int(cfg.get("test_limit", 0)))
     return Dataset(
         x_train=x,
         y_train=y.astype(np.int32),
-        x_test=raw.x_test,
-        y_test=raw.y_test.astype(np.int32),
+        x_test=x_test,
+        y_test=y_test.astype(np.int32),
         x_val=x_val,
         y_val=y_val.astype(np.int32),
         num_classes=num_classes,

@@ -294,7 +294,7 @@ class EmbeddingLearner:
             return None
         refs = self._knn_references()
         queries = np.arange(self.knn_queries)
-        size = parallel.pass_batch_size(self.knn_queries, _PASS_BATCH)
+        size = parallel.pass_batch_size(self.num_examples, _PASS_BATCH)  # embed()'s: compiled
         held = [
             np.asarray(self._features(state["net"], self.heldout.x, jnp.asarray(idx)))[w > 0]
             for idx, w in parallel.padded_batches(queries, size)

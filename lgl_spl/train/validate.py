@@ -63,6 +63,8 @@ def validate_config(config) -> None:
     for key in ("train.num_steps", "train.batch_size", "train.eval_every"):
         _positive_int(config, key)
     _positive_int(config, "data.train_limit", allow_zero=True)
+    if "test_limit" in config.data:
+        _positive_int(config, "data.test_limit", allow_zero=True)
     _positive_int(config, "seed", allow_zero=True)
     for key in ("data.val_fraction", "data.label_noise"):
         _fraction(config, key)

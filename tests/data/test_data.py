@@ -20,6 +20,7 @@ def cfg(**kw):
             npz_path="",
             data_dir="",
             train_limit=0,
+            test_limit=0,
             val_fraction=0.0,
             label_noise=0.0,
             label_noise_type="symmetric",
@@ -125,6 +126,26 @@ def test_label_noise_flips_training_labels_only(kind):
     assert clean.noisy is None
     with pytest.raises(ConfigError, match="label_noise_type must be one of"):
         data.load(cfg(label_noise=0.1, label_noise_type="asymmetric"), seed=0)
+
+
+def test_test_limit_is_one_fixed_subset_for_every_seed(tmp_path):
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "d.npz")
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (50, 4, 4), dtype=np.uint8),
+        y_train=np.arange(50) % 5,
+        x_test=np.arange(250, dtype=np.uint8).reshape(250, 1, 1).repeat(4, 1).repeat(4, 2),
+        y_test=np.arange(250) % 5,
+    )
+    full = data.load(cfg(name="mine", npz_path=path), seed=0)
+    a = data.load(cfg(name="mine", npz_path=path, test_limit=100), seed=0)
+    b = data.load(cfg(name="mine", npz_path=path, test_limit=100, train_limit=20), seed=7)
+    assert len(a.y_test) == 100 and len(full.y_test) == 250
+    np.testing.assert_array_equal(a.x_test, b.x_test)  # the same subset whatever the run
+    first = a.x_test[:, 0, 0, 0]
+    assert first.max() > 150  # drawn at random, not the first 100
+    np.testing.assert_array_equal(a.y_test, full.y_test[first])
 
 
 def test_unknown_dataset():

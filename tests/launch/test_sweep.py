@@ -66,17 +66,27 @@ def test_task_id_outside_the_array_is_refused(tmp_path, capsys):
         sweep.main([*args, "--task-id", "2"])
 
 
+def test_a_config_argument_names_the_run(tmp_path):
+    control = os.path.join(REPO, "configs", "cpu", "control.py")
+    (run,) = sweep.plan(str(tmp_path), [f"{control}:cifar10,spl_cap60,sym40"], [2])
+    assert run.workdir == os.path.join(tmp_path, "cifar10-spl_cap60-sym40", "seed_2")
+    assert run.command()[4] == f"{control}:cifar10,spl_cap60,sym40"
+    with pytest.raises(SystemExit, match="does not exist"):
+        sweep.plan(str(tmp_path), ["configs/cpu/none.py:cifar10,spl"], [0])
+
+
 @pytest.mark.slow
 def test_sweep_runs_then_skips_finished_runs(tmp_path, capsys):
-    args = ["--root", str(tmp_path), "--configs", DIGITS, "--seeds", "3"]
+    args = ["--root", str(tmp_path), "--configs", DIGITS, "--seeds", "3", "4", "--jobs", "2"]
     for kv in TINY:
         args += ["--set", kv]
     assert sweep.main(args) == 0
+    for seed in (3, 4):
+        with open(tmp_path / "digits_random" / f"seed_{seed}" / "config.json") as f:
+            assert json.load(f)["seed"] == seed
     workdir = tmp_path / "digits_random" / "seed_3"
     rows = read_metrics(str(workdir))
     assert [r["step"] for r in rows] == [15, 30]
-    with open(workdir / "config.json") as f:
-        assert json.load(f)["seed"] == 3
     capsys.readouterr()
     assert sweep.main(args) == 0  # again: nothing left to do
     assert "finished, skipped" in capsys.readouterr().out

@@ -1,0 +1,16 @@
+"""Positive controls (docs/results/controls/): label noise and small budgets on a CPU.
+
+    --config configs/cpu/control.py:DATASET,METHOD[,NOISE[,BUDGET]]
+
+DATASET fashion_mnist | cifar10 (local arrays: --config.data.npz_path=PATH.npz);
+METHOD random | spl | spl_inv | spld | advise | lgl_r3 | lgl_d3 | lgl_s3, optionally
+capped: spl_cap60 (method.max_fraction = 0.6); NOISE sym0 | sym20 | sym40 | pair40;
+BUDGET 1, 2, 4 or 8 (a 1/BUDGET share of the standard run: 20 epochs of 1,800
+Fashion-MNIST examples, 24 of 2,700 CIFAR-10 examples; lgl_spl.configlib.CONTROL_STUDENTS).
+"""
+
+from lgl_spl.configlib import control_row
+
+
+def get_config(arg: str = "fashion_mnist,random"):
+    return control_row(arg)
