@@ -171,9 +171,10 @@ class BatchStream:
     """An iterator of host batches in plan order; ``close()`` (or ``with``) stops its workers.
 
     Yields ``(images uint8 [B, S, S, 3], labels int32 [B])``, plus ``weights float32 [B]``
-    for evaluation passes. An abandoned stream is closed when garbage-collected and at
-    interpreter exit. Any failure is raised once, as :class:`InputPipelineError`, after
-    the workers are stopped.
+    for evaluation passes. Once the last batch is out, the workers are stopped in the
+    background; a stream left before its end is stopped by ``close()`` at once, or else
+    when garbage-collected or at interpreter exit. Any failure is raised once, as
+    :class:`InputPipelineError`, after the workers are stopped.
     """
 
     def __init__(self, iterator, labels: np.ndarray, chunks: int, weights=None):
@@ -182,18 +183,19 @@ class BatchStream:
         self._chunks = chunks
         self._weights = weights
         self._next = 0
+        self._done = False
         # Closes the Grain iterator even if this object is never closed explicitly.
         self._finalizer = weakref.finalize(self, _close_iterator, iterator)
 
     def __len__(self) -> int:
         """Batches left to yield."""
-        return len(self._labels) - self._next if self._finalizer.alive else 0
+        return 0 if self._done else len(self._labels) - self._next
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        if not self._finalizer.alive:
+        if self._done:
             raise StopIteration
         try:
             parts = [next(self._it) for _ in range(self._chunks)]
@@ -209,14 +211,18 @@ class BatchStream:
         i = self._next
         self._next += 1
         if i + 1 == len(self._labels):
-            self.close()  # the last batch: release the workers now, not at garbage collection
+            # Workers take about a second to exit; the loop need not wait for them. Not a
+            # daemon thread: the interpreter's exit waits for it, before Grain's own clean-up.
+            self._done = True
+            threading.Thread(target=self._finalizer, name="lgl_spl-stream-close").start()
         # Plain ndarrays; a view keeps Grain's shared-memory block alive as long as it lives.
         images = np.asarray(parts[0]) if len(parts) == 1 else np.concatenate(parts)
         batch = (images, self._labels[i])
         return batch if self._weights is None else (*batch, self._weights[i])
 
     def close(self) -> None:
-        """Stop the workers and free their buffers; idempotent."""
+        """Stop the workers and free their buffers now; idempotent."""
+        self._done = True
         self._finalizer()
 
     def __enter__(self):

@@ -35,7 +35,7 @@ def open_undecoded(name: str, split: str, data_dir: str = ""):
             "%s/%s: image decoding cannot be skipped (%s); reading decoded records",
             name,
             split,
-            e,
+            " ".join(str(e).split()),
         )
         return tfds_source(name, split, data_dir), False
     return source, True

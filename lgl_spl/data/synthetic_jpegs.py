@@ -61,10 +61,9 @@ class LglSplSyntheticJpegs(tfds.core.GeneratorBasedBuilder):
 
     def _split_generators(self, dl_manager):
         s = self.spec
-        return {
-            "train": self._generate_examples(s["num_train"], 0),
-            "validation": self._generate_examples(s["num_validation"], 1),
-        }
+        sizes = {"train": s["num_train"], "validation": s["num_validation"]}
+        # tfds refuses an empty split; a split of 0 examples is left out.
+        return {k: self._generate_examples(n, i) for i, (k, n) in enumerate(sizes.items()) if n}
 
     def _generate_examples(self, n: int, split: int):
         s = self.spec
