@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import jax
@@ -268,43 +267,66 @@ def test_worker_error_and_abandoned_streams_stop_the_workers(source):
     wait_no_children()
 
 
-@pytest.mark.slow
-def test_workers_exit_when_the_loop_is_killed(data_dir, tmp_path):
-    """SIGKILL leaves no chance to close: the workers notice their parent is gone."""
-    script = textwrap.dedent(
-        f"""
-        import multiprocessing, sys, time
-        import numpy as np
-        from lgl_spl.data import synthetic_jpegs
-        from lgl_spl.data.input_pipeline import HostInput, InputOptions
-        from lgl_spl.data.random_access import RandomAccessSource
+LOOP = """
+import multiprocessing, signal, sys, time
+import numpy as np
+from lgl_spl.data import synthetic_jpegs
+from lgl_spl.data.input_pipeline import HostInput, InputOptions
+from lgl_spl.data.random_access import RandomAccessSource
 
-        if __name__ == "__main__":
-            src = RandomAccessSource(synthetic_jpegs.NAME, "train", data_dir={data_dir!r})
-            inp = HostInput(src, options=InputOptions(num_workers=1))
-            stream = inp.stream(np.zeros((50, 4), np.int32), first_step=0)
-            next(stream)
-            print(*[p.pid for p in multiprocessing.active_children()], flush=True)
-            time.sleep(60)
-        """
-    )
+if __name__ == "__main__":
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # as PreemptionWatch does
+    src = RandomAccessSource(synthetic_jpegs.NAME, "train", data_dir=sys.argv[1])
+    inp = HostInput(src, options=InputOptions(num_workers=1))
+    stream = inp.stream(np.zeros((50, 4), np.int32), first_step=0)
+    next(stream)
+    print(*[p.pid for p in multiprocessing.active_children()], flush=True)
+    while not stop:
+        time.sleep(0.05)
+    for _ in range(3):  # finish the step, checkpoint: more batches after the signal
+        next(stream)
+    print("3 batches after SIGTERM", flush=True)
+    raise SystemExit(143)  # the stream is never closed: exit must stop its worker
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_workers_outlive_neither_a_preempted_nor_a_killed_loop(data_dir, tmp_path, signum):
+    """SIGTERM to the process group: the loop still gets batches, then exits without
+    closing its stream. SIGKILL to the loop alone: no chance to close; the workers notice
+    that their parent died."""
     path = tmp_path / "loop.py"
-    path.write_text(script)
+    path.write_text(LOOP)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root)
-    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(path), data_dir],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a scheduler's job has
+    )
     try:
         workers = [int(p) for p in proc.stdout.readline().split()]
         assert workers
+        if signum == signal.SIGTERM:
+            os.killpg(proc.pid, signum)
+        else:  # the loop alone (the OOM killer's choice), not its workers
+            os.kill(proc.pid, signum)
+        out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()
         proc.wait()
+    if signum == signal.SIGTERM:
+        assert "3 batches after SIGTERM" in out and proc.returncode == 143
     deadline = time.time() + 10
     alive = workers
     while alive and time.time() < deadline:
         time.sleep(0.1)
         alive = [p for p in workers if os.path.exists(f"/proc/{p}")]
-    assert not alive, f"workers {alive} outlived the killed loop"
+    assert not alive, f"workers {alive} outlived the loop"
 
 
 # ---- options and the feeder ------------------------------------------------------------
