@@ -184,6 +184,7 @@ class BatchStream:
         self._weights = weights
         self._next = 0
         self._done = False
+        self._closer = None  # the thread stopping the workers after the last batch
         # Closes the Grain iterator even if this object is never closed explicitly.
         self._finalizer = weakref.finalize(self, _close_iterator, iterator)
 
@@ -214,16 +215,21 @@ class BatchStream:
             # Workers take about a second to exit; the loop need not wait for them. Not a
             # daemon thread: the interpreter's exit waits for it, before Grain's own clean-up.
             self._done = True
-            threading.Thread(target=self._finalizer, name="lgl_spl-stream-close").start()
+            self._closer = threading.Thread(target=self._finalizer, name="lgl_spl-stream-close")
+            self._closer.start()
         # Plain ndarrays; a view keeps Grain's shared-memory block alive as long as it lives.
         images = np.asarray(parts[0]) if len(parts) == 1 else np.concatenate(parts)
         batch = (images, self._labels[i])
         return batch if self._weights is None else (*batch, self._weights[i])
 
     def close(self) -> None:
-        """Stop the workers and free their buffers now; idempotent."""
+        """Stop the workers and free their buffers now; idempotent.
+
+        After the last batch this returns at once: the workers are already being stopped.
+        """
         self._done = True
-        self._finalizer()
+        if self._closer is None:
+            self._finalizer()
 
     def __enter__(self):
         return self
