@@ -1,4 +1,7 @@
-"""On-device augmentation, inside the jitted step: normalise, crop, flip, rotate, translate."""
+"""On-device augmentation, inside the jitted step: normalise, crop, flip, rotate, translate.
+
+ImageNet is the exception: its crops and flips are made on the host (`host_augment`).
+"""
 
 from __future__ import annotations
 
@@ -55,13 +58,19 @@ _DEFAULTS = {
     ),
     "mnist": AugmentSpec((0.1307,), (0.3081,)),
     "digits": AugmentSpec((0.3,), (0.35,)),
-    # The official PyTorch ImageNet recipe LGL follows: flips (crops happen at decode).
-    "imagenet2012": AugmentSpec(*_IMAGENET, hflip=True),
+    # The official PyTorch ImageNet recipe LGL follows (§5.4): its random-resized crops and
+    # flips are made on the host as images are decoded (see `host_augment`); the device only
+    # normalises, so nothing is applied twice.
+    "imagenet2012": AugmentSpec(*_IMAGENET),
     "toy": AugmentSpec(),
 }
 
 
 AUGMENT_CHOICES = ("default", "none", "crop_flip")
+
+# Datasets decoded on the host whose default training transforms (crops, flips) run there,
+# in `lgl_spl.data.imagenet_transforms`, rather than in the jitted step.
+_HOST_AUGMENTED = ("imagenet2012",)
 
 
 def default_augment(name: str, choice: str | bool = "default") -> AugmentSpec:
@@ -78,6 +87,16 @@ def default_augment(name: str, choice: str | bool = "default") -> AugmentSpec:
     if choice == "crop_flip":  # the CIFAR recipe LGL uses on both CIFARs
         return AugmentSpec(mean=spec.mean, std=spec.std, crop_padding=4, hflip=True)
     raise ValueError(f"data.augment must be one of {AUGMENT_CHOICES}, got {choice!r}")
+
+
+def host_augment(name: str, choice: str | bool = "default") -> bool:
+    """Whether the host makes ``name``'s random training transforms (ImageNet's crops, flips).
+
+    Only with the paper's augmentation (``default``); ``none`` and ``crop_flip`` leave the
+    host to the evaluation transform and the device to what `default_augment` returns.
+    """
+    choice = {True: "default", False: "none"}.get(choice, choice)
+    return name in _HOST_AUGMENTED and choice == "default"
 
 
 def _shift(img: jax.Array, dy: jax.Array, dx: jax.Array, pad: int) -> jax.Array:

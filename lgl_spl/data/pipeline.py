@@ -116,7 +116,7 @@ def load(cfg, *, seed: int = 0) -> Dataset:
 
 
 def _load_host(cfg, seed: int) -> Dataset:
-    """ImageNet: labels in memory, images decoded on the host for each batch."""
+    """ImageNet: labels read without decoding an image; images decoded on the host per batch."""
     size = int(cfg.get("image_size", 0)) or 224
     train = RandomAccessSource(cfg.name, "train", data_dir=cfg.get("data_dir", ""), image_size=size)
     test = RandomAccessSource(

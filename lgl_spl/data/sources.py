@@ -139,13 +139,16 @@ def _import_tfds():
     return tfds
 
 
-def tfds_source(name: str, split: str, data_dir: str = ""):
-    """A random-access tfds source; fails in seconds, never downloads."""
+def tfds_source(name: str, split: str, data_dir: str = "", *, decoders=None):
+    """A random-access tfds source; fails in seconds, never downloads.
+
+    ``decoders`` is passed to ``tfds.data_source`` (e.g. to skip image decoding).
+    """
     tfds = _import_tfds()
     kwargs = {"data_dir": data_dir} if data_dir else {}
     where = data_dir or "tfds's default data_dir (~/tensorflow_datasets)"
     try:
-        return tfds.data_source(name, split=split, download=False, **kwargs)
+        return tfds.data_source(name, split=split, download=False, decoders=decoders, **kwargs)
     except Exception as e:  # noqa: BLE001 - any failure to open is reported below
         error = e
     try:
