@@ -35,6 +35,9 @@ IGNORED_KEYS = frozenset(
         "train.eval_every",
         "train.eval_batch_size",
         "train.num_devices",
+        "data.num_workers",
+        "data.prefetch",
+        "data.chunk",
     }
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -114,8 +115,9 @@ def build_experiment(config) -> Experiment:
     )
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
-    train_feed = make_feeder(ds.x_train, ds.y_train, ds.train_source, mesh)
-    test_feed = make_feeder(ds.x_test, ds.y_test, ds.test_source, mesh)
+    feeder = functools.partial(make_feeder, mesh=mesh, data_cfg=config.data, seed=ctx.seed)
+    train_feed = feeder(ds.x_train, ds.y_train, ds.train_source)
+    test_feed = feeder(ds.x_test, ds.y_test, ds.test_source)
     embedder = None
     if get_method(config.method.name).embedding:
         embedder = EmbeddingLearner(
@@ -159,7 +161,7 @@ def build_experiment(config) -> Experiment:
         steps=steps,
         train_feed=train_feed,
         test_feed=test_feed,
-        val_feed=make_feeder(ds.x_val, ds.y_val, None, mesh) if len(ds.y_val) else None,
+        val_feed=feeder(ds.x_val, ds.y_val, None) if len(ds.y_val) else None,
         sampler=sampler,
         embedder=embedder,
         evaluator=Evaluator(

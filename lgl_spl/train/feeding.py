@@ -1,9 +1,10 @@
 """Feeders turn a global batch of indices into the arguments of a jitted step.
 
-In memory, the whole split sits on every device and only the indices travel;
-for sources read from disk (ImageNet) the same indices are gathered on the host:
-one batch at a time (``HostFeeder``), or a whole round's batches decoded ahead by
-Grain workers (``StreamingHostFeeder``).
+In memory, the whole split sits on every device and only the indices travel
+(``DeviceFeeder``); for sources read from disk (ImageNet) the same indices are
+decoded on the host, a whole round's batches ahead, by Grain workers
+(``StreamingHostFeeder``). The loop and the evaluator use the two alike:
+``round_batches`` for a round's steps, ``pass_batches`` for a pass over a split.
 """
 
 from __future__ import annotations
@@ -29,33 +30,23 @@ class DeviceFeeder:
     def batch(self, indices: np.ndarray):
         return self.x, self.y, parallel.put_batch(np.asarray(indices, np.int32), self.mesh)
 
+    def round_batches(self, indices: np.ndarray, *, first_step: int, start: int, stop: int):
+        """The step arguments of rows ``start..stop-1`` of a round's plan, in order."""
+        del first_step  # augmentation happens on device, keyed by the step there
+        return _Rows(self.batch(row) for row in indices[start:stop])
 
-class HostFeeder:
-    """Images decoded on the host by index; labels kept in memory."""
-
-    host_batches = True
-
-    def __init__(self, source, labels: np.ndarray, mesh):
-        self.mesh = mesh
-        self.source = source
-        self.labels = np.asarray(labels, np.int32)
-        self.size = int(len(labels))
-
-    def batch(self, indices: np.ndarray):
-        indices = np.asarray(indices)
-        put = lambda a: parallel.put_batch(a, self.mesh)
-        local = np.arange(len(indices), dtype=np.int32)
-        return put(self.source.gather(indices)), put(self.labels[indices]), put(local)
+    def pass_batches(self, batch_size: int):
+        """Every example once, in order: ``(step arguments, weights)``; weight 0 pads."""
+        for idx, weights in parallel.padded_batches(np.arange(self.size), batch_size):
+            yield self.batch(idx), weights
 
 
 class StreamingHostFeeder:
     """Images decoded on the host by Grain workers, ahead of the step; labels in memory.
 
-    ``batch(indices)`` is ``HostFeeder``'s synchronous path (evaluation transform).
-    ``stream`` (a round's plan) and ``eval_stream`` (every example once) yield host numpy
-    batches, decoded ahead by ``options.num_workers`` processes; ``put`` turns one into the
-    step's device arguments. Close a stream that is left before its end (``close()`` or
-    ``with``): that stops its workers at once rather than at garbage collection.
+    ``batch(indices)`` is the synchronous path (evaluation transform). A round's batches
+    and evaluation passes are streams, decoded ahead by ``options.num_workers``
+    processes while the devices work.
     """
 
     host_batches = True
@@ -85,40 +76,51 @@ class StreamingHostFeeder:
     def batch(self, indices: np.ndarray):
         return self.put(*self.input.batch(indices))
 
-    def stream(
-        self,
-        indices: np.ndarray,
-        *,
-        first_step: int,
-        start: int = 0,
-        stop: int | None = None,
-        train: bool = True,
-    ) -> BatchStream:
-        """Rows ``start..stop-1`` of a round's ``indices`` [S, B] as host ``(images, labels)``.
+    def round_batches(self, indices: np.ndarray, *, first_step: int, start: int, stop: int):
+        """Rows ``start..stop-1`` of a round's plan, decoded ahead (train transform).
 
-        Row ``r`` is global step ``first_step + r``: pass the round's first step, and
-        ``start = step - first_step`` to resume mid-round.
+        Row ``r`` is global step ``first_step + r``: its crops depend on that alone, so a
+        run resumed mid-round is fed exactly the same images.
         """
-        return self.input.stream(
-            indices, first_step=first_step, start=start, stop=stop, train=train
-        )
+        stream = self.input.stream(indices, first_step=first_step, start=start, stop=stop)
+        return _Rows((self.put(*batch) for batch in stream), stream)
 
-    def eval_stream(self, batch_size: int) -> BatchStream:
-        """Every example once, in order, as host ``(images, labels, weights)``; weight 0 pads."""
-        return self.input.eval_stream(batch_size)
+    def pass_batches(self, batch_size: int):
+        """Every example once, in order (evaluation transform): ``(step arguments, weights)``."""
+        with self.input.eval_stream(batch_size) as stream:
+            for images, labels, weights in stream:
+                yield self.put(images, labels), weights
+
+
+class _Rows:
+    """An iterator over a round's step arguments that can be closed early (its workers)."""
+
+    def __init__(self, rows, stream: BatchStream | None = None):
+        self._rows = iter(rows)
+        self._stream = stream
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._rows)
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
 
 
 def make_feeder(x, y, source, mesh, *, data_cfg=None, seed: int = 0):
-    """The feeder of a split; given ``data_cfg``, host sources stream through Grain."""
+    """The feeder of a split: in memory on the devices, or streamed from a host source."""
     if source is None:
         return DeviceFeeder(x, y, mesh)
-    if data_cfg is None:
-        return HostFeeder(source, y, mesh)
+    name = data_cfg.name if data_cfg is not None else ""
+    choice = data_cfg.get("augment", "default") if data_cfg is not None else "none"
     return StreamingHostFeeder(
         source,
         y,
         mesh,
         seed=seed,
-        augment=host_augment(data_cfg.name, data_cfg.get("augment", "default")),
-        options=InputOptions.from_config(data_cfg),
+        augment=host_augment(name, choice),
+        options=InputOptions.from_config(data_cfg) if data_cfg is not None else None,
     )

@@ -78,59 +78,83 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
 
 def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0):
     """The steps from ``start`` to the end: rounds, evaluations, log lines, checkpoints."""
+    progress = Progress(exp.num_steps, int(exp.config.train.log_every), start_step=start)
+    pending = []  # device scalars of the steps not yet summed on the host
+    step, mask, batches = start, None, None
+    if start < exp.num_steps:
+        console.info("compiling the train step (the first steps are slower)")
+    try:
+        while step < exp.num_steps:
+            step, mask, batches = _step(exp, rs, step, mask, batches, pending)
+            stop = preemption.reached(step)
+            _after_step(exp, rs, step, stop, progress, pending, ckpt, writers, rows, t0)
+            if stop:
+                raise _Preempted(step)
+    finally:
+        if batches is not None:
+            batches.close()  # a host stream's decoding workers
+
+
+def _step(exp: Experiment, rs: RunState, step: int, mask, batches, pending):
+    """One student update (the round is set up first when one starts)."""
+    spr = exp.steps_per_round
+    round_index = step // spr
+    if rs.plan is None or round_index != rs.round:
+        start_round(exp, rs, round_index)
+        mask = None
+    if mask is None:  # a new round, or the round a resumed run continues
+        mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
+        if batches is not None:
+            batches.close()
+        first = round_index * spr
+        batches = exp.train_feed.round_batches(
+            rs.plan.indices,
+            first_step=first,
+            start=step - first,
+            stop=min(spr, exp.num_steps - first),
+        )
+    i = step - round_index * spr
+    with exp.timer.timed("input"):
+        data = next(batches)
+    rs.train, out = exp.steps.train(
+        rs.train,
+        *data,
+        parallel.put_batch(rs.plan.weights[i], exp.mesh),
+        exp.step_key,
+        jnp.float32(rs.schedule_step(step)),
+        mask,
+    )
+    pending.append((out["loss"], out["weight"]))
+    return step + 1, mask, batches
+
+
+def _after_step(exp, rs, step: int, stop: bool, progress, pending, ckpt, writers, rows, t0):
+    """What follows a step: losses to the host, evaluation, round record, log line, checkpoint."""
     cfg = exp.config.train
-    num_steps, spr = exp.num_steps, exp.steps_per_round
     eval_every = int(cfg.eval_every)
     ckpt_every = int(cfg.checkpoint_every) or eval_every
-    progress = Progress(num_steps, int(cfg.log_every), start_step=start)
-    pending = []  # device scalars of the steps not yet summed on the host
-    step, mask = start, None
-    if start < num_steps:
-        console.info("compiling the train step (the first steps are slower)")
-    while step < num_steps:
-        round_index = step // spr
-        if rs.plan is None or round_index != rs.round:
-            start_round(exp, rs, round_index)
-            mask = None
-        if mask is None:  # a new round, or the round a resumed run continues
-            mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
-        i = step - round_index * spr
-        rs.train, out = exp.steps.train(
-            rs.train,
-            *exp.train_feed.batch(rs.plan.indices[i]),
-            parallel.put_batch(rs.plan.weights[i], exp.mesh),
-            exp.step_key,
-            jnp.float32(rs.schedule_step(step)),
-            mask,
-        )
-        pending.append((out["loss"], out["weight"]))
-        step += 1
-        stop = preemption.reached(step)
-        evaluate_now = step % eval_every == 0 or step == num_steps
-        save_now = evaluate_now or step % ckpt_every == 0 or stop
-        round_ends = step % spr == 0 or step == num_steps
-        if pending and (save_now or round_ends or progress.due(step)):
-            _drain(pending, rs, step, ckpt.directory)
-        if evaluate_now:
-            rows.append(evaluate(exp, rs, step, t0))
-            writers.evaluation(rows[-1])
-            if exp.embedder is not None:
-                with exp.timer.timed("evaluation"):
-                    writers.snapshot(step, exp.embedder.snapshot(rs.embedding))
-        if round_ends:
-            writers.round(_round_row(exp, rs, step))
-        if progress.due(step):
-            lr = float(exp.schedule(rs.schedule_step(step)))
-            loss = rs.meters.take("log")
-            writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
-        else:
-            loss = lr = None
-        progress.update(step, rs.round, loss, lr)
-        if save_now:
-            with exp.timer.timed("checkpointing"):
-                ckpt.save(step, rs.tree(), rs.meta(step, resume.config_fingerprint(exp.config)))
-        if stop:
-            raise _Preempted(step)
+    evaluate_now = step % eval_every == 0 or step == exp.num_steps
+    save_now = evaluate_now or step % ckpt_every == 0 or stop
+    round_ends = step % exp.steps_per_round == 0 or step == exp.num_steps
+    if pending and (save_now or round_ends or progress.due(step)):
+        _drain(pending, rs, step, ckpt.directory)
+    if evaluate_now:
+        rows.append(evaluate(exp, rs, step, t0))
+        writers.evaluation(rows[-1])
+        if exp.embedder is not None:
+            with exp.timer.timed("evaluation"):
+                writers.snapshot(step, exp.embedder.snapshot(rs.embedding))
+    if round_ends:
+        writers.round(_round_row(exp, rs, step))
+    loss = lr = None
+    if progress.due(step):
+        lr = float(exp.schedule(rs.schedule_step(step)))
+        loss = rs.meters.take("log")
+        writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
+    progress.update(step, rs.round, loss, lr)
+    if save_now:
+        with exp.timer.timed("checkpointing"):
+            ckpt.save(step, rs.tree(), rs.meta(step, resume.config_fingerprint(exp.config)))
 
 
 def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:

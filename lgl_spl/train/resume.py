@@ -11,7 +11,15 @@ from lgl_spl.train.checkpoints import Checkpoints
 
 # Config keys that may change between an interrupted run and its resumption
 # without changing its results.
-RESUME_SAFE_KEYS = ("train.log_every", "train.checkpoint_every", "data.data_dir", "data.npz_path")
+RESUME_SAFE_KEYS = (
+    "train.log_every",
+    "train.checkpoint_every",
+    "data.data_dir",
+    "data.npz_path",
+    "data.num_workers",
+    "data.prefetch",
+    "data.chunk",
+)
 
 
 def config_fingerprint(config) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 import ast
 import functools
+import json
 import os
 import signal
 import subprocess
@@ -198,6 +199,7 @@ def tiny(c):
     c.train.eval_every = 4
     c.train.eval_batch_size = 8
     c.data.image_size = 32
+    c.data.num_workers = 0  # host-decoded (ImageNet): decode in threads, no worker start-up
     if c.method.name == "advise":
         c.method.update(
             embed_width=ONE_CHANNEL,
@@ -223,3 +225,30 @@ def test_paper_config_runs_under_mock_tfds(tmp_path, name):
     rows = read_metrics(str(tmp_path))
     assert [r["step"] for r in rows] == [4, 8]
     assert np.isfinite(last["train_loss"]) and 0.0 <= last["test_accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_host_decoded_run_resumed_mid_round_is_fed_the_same_images(tmp_path, monkeypatch):
+    """ImageNet's host pipeline (random crops and flips keyed by the global step): a run
+    stopped mid-round and resumed ends exactly as an uninterrupted one."""
+    import tensorflow_datasets as tfds
+
+    from tests.reliability.common import Crash, interrupt_at
+
+    def config():
+        c = tiny(load_config("imagenet_resnet50_random"))
+        c.train.checkpoint_every = 3  # mid-round: a round is 16 / 4 = 4 steps
+        c.train.num_steps = 12
+        return c
+
+    with tfds.testing.mock_data(num_examples=16):  # 4 steps a round
+        train_and_evaluate(config(), str(tmp_path / "ref"))
+        interrupt_at(monkeypatch, 5)
+        with pytest.raises(Crash):
+            train_and_evaluate(config(), str(tmp_path / "run"))
+        monkeypatch.undo()
+        train_and_evaluate(config(), str(tmp_path / "run"))
+    ref, run = read_metrics(str(tmp_path / "ref")), read_metrics(str(tmp_path / "run"))
+    assert [r["step"] for r in ref] == [4, 8, 12] and run == ref
+    with open(tmp_path / "run" / "timing.json") as f:
+        assert json.load(f)["input"] >= 0.0  # the time the loop waited for input
