@@ -4,10 +4,8 @@ Other panels: --config.model.name=mlp3 (FC-3), --config.data.toy_layout=overlapp
 The toy figure compares loss curves at equal iterations, so the budget is `fair`.
 """
 
-from lgl_spl.configlib import lgl_budget, set_method, toy_student
+from lgl_spl.configlib import set_method, toy_student
 
 
 def get_config():
-    c = set_method(toy_student(), "lgl", num_stages=2, order="random", budget="fair")
-    lgl_budget(c, baseline_steps=c.train.num_steps)
-    return c
+    return set_method(toy_student(), "lgl", num_stages=2, order="random", budget="fair")

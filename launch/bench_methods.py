@@ -175,8 +175,7 @@ def make_config(args, method, num_train):
         )
     configlib.set_method(c, method, **kw)
     if method == "lgl":
-        configlib.set_method(c, "lgl", budget="fair")
-        configlib.lgl_budget(c, baseline_steps=c.train.num_steps)
+        configlib.set_method(c, "lgl", budget="fair")  # the baseline's steps, split
     return c
 
 

@@ -13,7 +13,9 @@ import math
 from typing import Any
 
 import ml_collections
+import numpy as np
 
+from lgl_spl.core.lgl import stage_sizes
 from lgl_spl.samplers import get_method
 from lgl_spl.samplers.schema import check_block
 
@@ -48,9 +50,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.kwargs = ml_collections.ConfigDict()
 
     c.train = ml_collections.ConfigDict()
+    # Run length: num_epochs (passes over the training set) when > 0, else num_steps. For
+    # `lgl` it is the baseline's run; method.budget turns it into LGL's (see resolve()).
     c.train.num_steps = 1000
+    c.train.num_epochs = 0.0
     c.train.batch_size = 128
     c.train.eval_every = 200  # steps
+    c.train.eval_every_epochs = 0.0  # when > 0, replaces eval_every
     c.train.eval_batch_size = 1000
     c.train.num_devices = 0  # 0 = every device of every process
     c.train.log_every = 100
@@ -61,11 +67,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.momentum = 0.9
     c.train.nesterov = False
     c.train.weight_decay = 5e-4
-    c.train.lr_schedule = "constant"
-    c.train.lr_boundaries = ()  # steps (piecewise)
+    c.train.lr_schedule = "constant"  # constant | piecewise | exponential | cosine
+    c.train.lr_milestones = ()  # piecewise: fractions of the run (0.3 = 30 % of the way)
+    c.train.lr_boundaries = ()  # piecewise: steps (used when lr_milestones is empty)
     c.train.lr_decay_factor = 0.1
-    c.train.lr_decay_steps = 0  # steps (exponential, cosine)
+    c.train.lr_decay_epochs = 0.0  # exponential: decay every this many epochs (when > 0)
+    c.train.lr_decay_steps = 0  # exponential: every this many steps; cosine: over them (0: run)
     c.train.lr_decay_rate = 1.0
+    c.train.compute_dtype = "float32"  # or bfloat16 (parameters and optimiser stay float32)
     c.lock()
     return c
 
@@ -86,51 +95,39 @@ def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return math.ceil(num_examples / batch_size)
 
 
-def paper_student_sgd(c, *, num_train: int, epochs: int, milestones=(60, 120, 160)) -> None:
-    """SPL-ADVisE's student schedule: SGD 0.1, momentum 0.9, wd 5e-4, ×0.1 at milestones."""
-    per = steps_per_epoch(num_train, c.train.batch_size)
-    c.train.num_steps = epochs * per
+def paper_student_sgd(c, *, epochs: int, milestones=(60, 120, 160)) -> None:
+    """SPL-ADVisE's student schedule: SGD 0.1, momentum 0.9, wd 5e-4, ×0.1 at milestones.
+
+    The milestones are given in epochs and kept as fractions of the run, so a shorter
+    run (``--config.train.num_epochs=5``) keeps the schedule's shape.
+    """
+    c.train.num_epochs = float(epochs)
     c.train.optimizer = "sgd"
     c.train.learning_rate = 0.1
     c.train.momentum = 0.9
     c.train.weight_decay = 5e-4
     c.train.lr_schedule = "piecewise"
-    c.train.lr_boundaries = tuple(m * per for m in milestones)
+    c.train.lr_milestones = tuple(m / epochs for m in milestones)
     c.train.lr_decay_factor = 0.1
-    c.train.eval_every = per
+    c.train.eval_every_epochs = 1.0
 
 
-def lgl_schedule(c, *, num_train: int, epochs: int) -> None:
+def lgl_schedule(c, *, epochs: int) -> None:
     """LGL's schedule: SGD 0.05 · 0.95^epoch, momentum 0.9, wd 5e-4, batch 128."""
     c.train.batch_size = 128
-    per = steps_per_epoch(num_train, c.train.batch_size)
-    c.train.num_steps = epochs * per
+    c.train.num_epochs = float(epochs)
     c.train.optimizer = "sgd"
     c.train.learning_rate = 0.05
     c.train.momentum = 0.9
     c.train.weight_decay = 5e-4
     c.train.lr_schedule = "exponential"
-    c.train.lr_decay_steps = per
+    c.train.lr_decay_epochs = 1.0
     c.train.lr_decay_rate = 0.95
-    c.train.eval_every = per
-
-
-# Training-set sizes, for schedules written in epochs by the papers.
-NUM_TRAIN = {
-    "cifar10": 50_000,
-    "cifar100": 50_000,
-    "fashion_mnist": 60_000,
-    "svhn_cropped": 73_257,
-    "svhn_cropped+extra": 604_388,
-    "imagenet2012": 1_281_167,
-}
+    c.train.eval_every_epochs = 1.0
 
 
 def advise_student(dataset: str):
     """SPL-ADVisE §4: the student, optimiser and schedule for each dataset.
-
-    Students: the post-activation CIFAR ResNet-18 (CIFAR-10, Fashion-MNIST), WRN-28-10
-    (CIFAR-100), WRN-16-8 (SVHN).
 
     Where the paper is silent (epochs for Fashion-MNIST, SVHN's learning rate
     and decay), the student's own standard recipe is used and marked below.
@@ -140,18 +137,18 @@ def advise_student(dataset: str):
     c.train.batch_size = 128
     if dataset == "cifar10":
         c.model.name = "resnet18"
-        paper_student_sgd(c, num_train=NUM_TRAIN["cifar10"], epochs=200)
-        # The paper counts 390 updates an epoch: 23,400 / 46,800 / 62,400.
-        c.train.lr_boundaries = (23_400, 46_800, 62_400)
+        # ×0.1 at epochs 60, 120, 160 ("23,400, 46,800 and 62,400 mini-batch updates":
+        # the paper's 390 updates an epoch; a full last batch makes ours 391).
+        paper_student_sgd(c, epochs=200)
     elif dataset == "cifar100":
         c.model.name = "wrn28_10"
         c.data.augment = "none"  # "no data augmentation scheme was applied"
-        paper_student_sgd(c, num_train=NUM_TRAIN["cifar100"], epochs=200)
+        # "The optimizer and learning rate scheduler ... identical to the CIFAR-10 experiments."
+        paper_student_sgd(c, epochs=200)
     elif dataset == "fashion_mnist":
         c.model.name = "resnet18"
-        per = steps_per_epoch(NUM_TRAIN["fashion_mnist"], c.train.batch_size)
-        c.train.num_steps = 100 * per  # not stated in the paper
-        c.train.eval_every = per
+        c.train.num_epochs = 100.0  # not stated in the paper
+        c.train.eval_every_epochs = 1.0
         c.train.learning_rate = 0.001
         c.train.momentum = 0.9
         c.train.nesterov = True
@@ -160,40 +157,32 @@ def advise_student(dataset: str):
         c.model.name = "wrn16_8"
         c.data.svhn_extra = True
         c.data.augment = "none"
-        per = steps_per_epoch(NUM_TRAIN["svhn_cropped+extra"], c.train.batch_size)
-        c.train.num_steps = 65 * per
-        c.train.eval_every = per
+        c.train.num_epochs = 65.0
+        c.train.eval_every_epochs = 1.0
+        c.train.nesterov = True
         # Not stated: the WRN paper's SVHN recipe (0.01, ×0.1 at 50 % and 75 %).
         c.train.learning_rate = 0.01
-        c.train.nesterov = True
         c.train.lr_schedule = "piecewise"
-        c.train.lr_boundaries = (c.train.num_steps // 2, c.train.num_steps * 3 // 4)
+        c.train.lr_milestones = (0.5, 0.75)
     else:
         raise ValueError(f"no SPL-ADVisE student for {dataset!r}")
-    if dataset != "cifar10":
-        c.train.nesterov = True
     return c
 
 
 def imagenet_student(model: str = "resnet50"):
-    """LGL §5.4: the PyTorch ImageNet recipe (batch 256, lr 0.1, ×0.1 every 30 of 90 epochs).
-
-    ``model``: ``resnet50`` or ``vgg16_imagenet``, torchvision's networks as that recipe
-    builds them (Table 4's two rows).
-    """
+    """LGL §5.4: the PyTorch ImageNet recipe (batch 256, lr 0.1, ×0.1 every 30 of 90 epochs)."""
     c = base_config()
     c.data.name = "imagenet2012"
     c.data.image_size = 224
     c.model.name = model
     c.train.batch_size = 256
-    per = steps_per_epoch(NUM_TRAIN["imagenet2012"], c.train.batch_size)
-    c.train.num_steps = 90 * per
-    c.train.eval_every = per
+    c.train.num_epochs = 90.0
+    c.train.eval_every_epochs = 1.0
     c.train.learning_rate = 0.1
     c.train.momentum = 0.9
     c.train.weight_decay = 1e-4
     c.train.lr_schedule = "piecewise"
-    c.train.lr_boundaries = (30 * per, 60 * per)
+    c.train.lr_milestones = (1 / 3, 2 / 3)
     return c
 
 
@@ -213,12 +202,42 @@ def set_method(c, name: str, **overrides):
     return c
 
 
-def lgl_budget(c, *, baseline_steps: int) -> None:
-    """Set ``train.num_steps`` for LGL's budget and stretch the schedule over each stage."""
-    m = c.method.num_stages
-    paper = c.method.budget == "paper"
-    c.train.num_steps = int(round(baseline_steps * (m + 1) / 2)) if paper else baseline_steps
-    c.method.schedule_steps = baseline_steps
+def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.ConfigDict:
+    """The config with everything derived from the run length filled in (a new copy).
+
+    Run when the data are loaded (``num_train`` is the training set after
+    ``train_limit`` and the validation split), so command-line overrides stay
+    coherent: the run length in epochs or steps, then from it the evaluation
+    cadence, the learning-rate milestones and decay, and LGL's budget and per-stage
+    schedule. LGL's run length is the baseline's: ``method.budget = "paper"`` gives
+    every stage the baseline's full schedule over its classes (the baseline's steps ×
+    Σ cumulative stage sizes / C), ``"fair"`` splits the baseline's steps over the stages.
+    """
+    c = ml_collections.ConfigDict(config.to_dict())
+    t = c.train
+    per_epoch = steps_per_epoch(num_train, int(t.batch_size))
+    if float(t.get("num_epochs", 0.0)) > 0:
+        t.num_steps = max(1, round(float(t.num_epochs) * per_epoch))
+    baseline = int(t.num_steps)
+    if float(t.get("eval_every_epochs", 0.0)) > 0:
+        t.eval_every = max(1, round(float(t.eval_every_epochs) * per_epoch))
+    if t.get("lr_milestones", ()):
+        t.lr_boundaries = tuple(round(float(f) * baseline) for f in t.lr_milestones)
+    if float(t.get("lr_decay_epochs", 0.0)) > 0:
+        t.lr_decay_steps = max(1, round(float(t.lr_decay_epochs) * per_epoch))
+    if t.get("lr_schedule") == "cosine" and not int(t.get("lr_decay_steps", 0)):
+        t.lr_decay_steps = baseline
+    m = c.method
+    if m.name == "advise" and int(m.embed_steps) < 0:  # the whole run, interleaved
+        m.embed_steps = baseline // int(m.student_steps_per_embed_step)
+    if m.name == "lgl":
+        if not int(m.schedule_steps):
+            m.schedule_steps = baseline
+        if m.budget == "paper":
+            sizes = stage_sizes(num_classes, int(m.num_stages))
+            t.num_steps = round(baseline * sum(np.cumsum(sizes)) / num_classes)
+    c.lock()
+    return c
 
 
 def digits_student():
@@ -245,42 +264,38 @@ def advise_row(dataset: str, method: str):
     c = advise_student(dataset)
     if method != "advise":
         return set_method(c, method)
-    steps = c.train.num_steps
     return set_method(
         c,
         "advise",
         embed_model=_ADVISE_EMBED.get(dataset, "vgg16_embed"),
         embed_dim=64,  # the reference code's 2-d embedding is one of its bugs
         embed_lr=1e-4,
-        embed_steps=steps,  # trained alongside the student for the whole run
+        embed_steps=-1,  # trained alongside the student for the whole run
         student_steps_per_embed_step=1,
         refresh_every=1000,
     )
 
 
 def lgl_student(dataset: str):
-    """LGL §5.2: VGG-16 for CIFAR-10/100, SGD 0.05·0.95^epoch, 100 epochs, crop + flip.
-
-    The CIFAR form of VGG-16 (``vgg16``: BN, one linear layer on the pooled 512
-    channels), as CIFAR VGG-16s are usually built; the paper does not say which.
-    """
+    """LGL §5.2: VGG-16 for CIFAR-10/100, SGD 0.05·0.95^epoch, 100 epochs, crop + flip."""
     c = base_config()
     c.data.name = dataset
     c.data.augment = "crop_flip"
     c.model.name = "vgg16"
-    lgl_schedule(c, num_train=NUM_TRAIN[dataset], epochs=100)
+    lgl_schedule(c, epochs=100)
     return c
 
 
 def lgl_row(dataset: str, method: str, *, stages: int = 3, order: str = "random", student=None):
-    """One row of LGL's Tables 1, 3 and 4 (the baseline is ``random``)."""
+    """One row of LGL's Tables 1, 3 and 4 (the baseline is ``random``).
+
+    LGL gets the paper's budget: every stage trains the baseline's full schedule over
+    the classes it holds (``resolve`` derives the steps when the data are loaded).
+    """
     c = student if student is not None else lgl_student(dataset)
     if method != "lgl":
         return set_method(c, method)
-    baseline = c.train.num_steps
-    set_method(c, "lgl", num_stages=stages, order=order, budget="paper")
-    lgl_budget(c, baseline_steps=baseline)
-    return c
+    return set_method(c, "lgl", num_stages=stages, order=order, budget="paper")
 
 
 def toy_student():
@@ -351,10 +366,7 @@ def cpu_method(c, method: str):
     extra = {"max_fraction": int(cap) / 100} if cap else {}
     if method.startswith("lgl_"):
         order, stages = _LGL_ORDERS[method[4]], int(method[5:])
-        set_method(c, "lgl", num_stages=stages, order=order, budget="fair")
-        lgl_budget(c, baseline_steps=c.train.num_steps)
-        c.train.lr_decay_steps = c.train.num_steps
-        return c
+        return set_method(c, "lgl", num_stages=stages, order=order, budget="fair")
     if method != "advise":
         return set_method(c, method, **extra)
     return set_method(
@@ -363,7 +375,7 @@ def cpu_method(c, method: str):
         embed_model="lenet_embed",
         embed_width=0.5,
         embed_lr=1e-3,
-        embed_steps=c.train.num_steps // 2,
+        embed_steps=-1,  # the whole run: num_steps // 2
         student_steps_per_embed_step=2,  # one embedding step every 2 student steps
         refresh_every=max(per_round // 2, 1),  # a fresh cluster index every round
         snapshot_examples=1000,

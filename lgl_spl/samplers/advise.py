@@ -29,7 +29,9 @@ EMBEDDING_FIELDS = {
     "examples_per_cluster": schema.integer(8, "D: examples drawn from each", low=1),
     "alpha": schema.number(1.0, "the magnet loss's margin α", low=0.0),
     "refresh_every": schema.integer(500, "R: embedding steps between k-means refreshes", low=1),
-    "embed_steps": schema.integer(2000, "E: embedding steps in all", low=0),
+    "embed_steps": schema.integer(
+        2000, "E: embedding steps in all (-1: the whole run, one every k student steps)", low=-1
+    ),
     "student_steps_per_embed_step": schema.integer(
         1, "k: one embedding step every k student steps (interleaved)", low=1
     ),

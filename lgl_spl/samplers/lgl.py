@@ -10,10 +10,11 @@ softmax over the trained classes: ``random``, ``dissimilar`` (argmax) or
 
 Budget: the run's rounds are split over the stages in proportion to the
 classes each stage trains on, i.e. the same number of passes over each
-stage's data, as in the paper. ``method.budget = 'paper'`` configs set
-``train.num_steps`` to (m+1)/2 × the baseline's, ``'fair'`` to the baseline's
-(see ``lgl_spl.configlib.lgl_budget``). ``method.schedule_steps`` (the
-baseline's run length) stretches the LR schedule over each stage.
+stage's data, as in the paper. With ``method.budget = 'paper'`` the run is the
+baseline's steps × Σ cumulative stage sizes / C, so every stage trains the
+baseline's full schedule over its classes; ``'fair'`` keeps the baseline's
+steps (``lgl_spl.configlib.resolve`` derives both). ``method.schedule_steps``
+(the baseline's run length) stretches the LR schedule over each stage.
 """
 
 from __future__ import annotations

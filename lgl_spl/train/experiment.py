@@ -9,13 +9,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lgl_spl import configlib, models, parallel
 from lgl_spl import data as data_lib
-from lgl_spl import models, parallel
 from lgl_spl.samplers import SamplerContext, get_method, make_sampler
 from lgl_spl.timing import PhaseTimer
 from lgl_spl.train.embedding import EmbeddingLearner
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
+from lgl_spl.train.resume import config_fingerprint
 from lgl_spl.train.run_state import RunState
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import Steps, make_steps
@@ -25,7 +26,8 @@ from lgl_spl.util import ceil_div
 
 @dataclasses.dataclass
 class Experiment:
-    config: object
+    config: object  # resolved against the data (configlib.resolve)
+    fingerprint: dict  # of the config as given: what a resumed run must match
     mesh: object
     dataset: data_lib.Dataset
     model: object
@@ -97,10 +99,18 @@ class Experiment:
 
 
 def build_experiment(config) -> Experiment:
-    """Load the data and build every fixed part of the run (the slow set-up)."""
+    """Load the data and build every fixed part of the run (the slow set-up).
+
+    The experiment's config is ``config`` resolved against the data
+    (``configlib.resolve``: run length, evaluation cadence, schedule, LGL's budget).
+    """
     mesh = parallel.make_mesh(int(config.train.num_devices))
     dataset = data_lib.load(config.data, seed=config.seed)
     validate_run(config, dataset, mesh.size)
+    fingerprint = config_fingerprint(config)
+    config = configlib.resolve(
+        config, num_train=int(dataset.y_train.shape[0]), num_classes=int(dataset.num_classes)
+    )
     ds = dataset
     timer = PhaseTimer()
     ctx = SamplerContext(
@@ -152,6 +162,7 @@ def build_experiment(config) -> Experiment:
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(
         config=config,
+        fingerprint=fingerprint,
         mesh=mesh,
         dataset=dataset,
         model=model,

@@ -53,7 +53,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     _describe(exp, workdir, start, rs)
     writers = Writers(workdir, resume_step=start, enabled=parallel.is_leader())
     # Only now: a refused resume leaves the workdir's files alone.
-    writers.run_files(flatten(config), exp.run_info())
+    writers.run_files(flatten(exp.config), exp.run_info())  # the resolved config
     writers.label_noise(exp.dataset)
     if start == 0 and exp.embedder is not None:
         with exp.timer.timed("evaluation"):
@@ -154,7 +154,7 @@ def _after_step(exp, rs, step: int, stop: bool, progress, pending, ckpt, writers
     progress.update(step, rs.round, loss, lr)
     if save_now:
         with exp.timer.timed("checkpointing"):
-            ckpt.save(step, rs.tree(), rs.meta(step, resume.config_fingerprint(exp.config)))
+            ckpt.save(step, rs.tree(), rs.meta(step, exp.fingerprint))
 
 
 def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
@@ -299,7 +299,8 @@ def _restore(exp, rs, ckpt, step: int, workdir: str, allow_config_change: bool) 
     # The config is compared before the arrays are read: a changed config is
     # reported as such, not as a shape mismatch deep inside orbax.
     if not allow_config_change:
-        resume.refuse_changed_config(exp.config, workdir, ckpt.restore_meta(step)["config"])
+        saved = ckpt.restore_meta(step)["config"]
+        resume.refuse_changed_config(exp.fingerprint, workdir, saved)
     like = rs.placeholder(exp.steps_per_round, exp.batch_size, exp.num_classes)
     tree, meta = ckpt.restore(step, like.tree())
     return RunState.from_checkpoint(tree, meta)

@@ -27,9 +27,11 @@ def config_fingerprint(config) -> dict[str, Any]:
     return {k: v for k, v in sorted(flatten(config).items()) if k not in RESUME_SAFE_KEYS}
 
 
-def refuse_changed_config(config, workdir: str, saved: dict) -> None:
-    """ConfigError naming the keys whose values differ from the checkpoint's config."""
-    now = config_fingerprint(config)
+def refuse_changed_config(now: dict, workdir: str, saved: dict) -> None:
+    """ConfigError naming the keys whose values differ from the checkpoint's config.
+
+    ``now`` and ``saved`` are fingerprints of the configs as given (before ``resolve``).
+    """
     changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
     if changed:
         raise ConfigError(
@@ -49,6 +51,7 @@ def check_resumable(config, workdir: str) -> None:
     try:
         step = ckpt.latest_step()
         if step:
-            refuse_changed_config(config, workdir, ckpt.restore_meta(step)["config"])
+            saved = ckpt.restore_meta(step)["config"]
+            refuse_changed_config(config_fingerprint(config), workdir, saved)
     finally:
         ckpt.close()

@@ -56,11 +56,12 @@ def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
         bounds = {int(b): factor for b in cfg.lr_boundaries}
         return optax.piecewise_constant_schedule(lr, bounds)
     if kind == "exponential":
-        return optax.exponential_decay(
-            lr, int(cfg.lr_decay_steps), float(cfg.lr_decay_rate), staircase=True
-        )
+        # configlib.resolve sets lr_decay_steps from lr_decay_epochs when that is given.
+        steps = max(int(cfg.get("lr_decay_steps", 0)), 1)
+        return optax.exponential_decay(lr, steps, float(cfg.lr_decay_rate), staircase=True)
     if kind == "cosine":
-        return optax.cosine_decay_schedule(lr, int(cfg.get("lr_decay_steps", cfg.num_steps)))
+        # configlib.resolve sets lr_decay_steps to the run's length when it is 0.
+        return optax.cosine_decay_schedule(lr, max(int(cfg.get("lr_decay_steps", 0)), 1))
     raise ConfigError(
         f"unknown train.lr_schedule {kind!r}; choose constant, piecewise, exponential or cosine"
     )

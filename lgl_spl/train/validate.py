@@ -60,8 +60,15 @@ def validate_config(config) -> None:
         raise ConfigError(
             f"unknown model {config.model.name!r}; choose one of {', '.join(sorted(MODELS))}"
         )
-    for key in ("train.num_steps", "train.batch_size", "train.eval_every"):
-        _positive_int(config, key)
+    _positive_int(config, "train.batch_size")
+    for key, epochs in (
+        ("train.num_steps", "num_epochs"),
+        ("train.eval_every", "eval_every_epochs"),
+    ):
+        by_epochs = float(config.train.get(epochs, 0.0))
+        if not (math.isfinite(by_epochs) and by_epochs >= 0):
+            raise ConfigError(f"train.{epochs} must be a finite number ≥ 0, got {by_epochs}")
+        _positive_int(config, key, allow_zero=by_epochs > 0)  # derived from the epochs then
     _positive_int(config, "data.train_limit", allow_zero=True)
     if "test_limit" in config.data:
         _positive_int(config, "data.test_limit", allow_zero=True)

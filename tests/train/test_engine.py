@@ -177,11 +177,7 @@ RUN_UNDER_MOCK = [
 def test_every_config_is_valid(name):
     from lgl_spl.train.validate import validate_config
 
-    c = load_config(name)
-    validate_config(c)
-    if c.method.name == "lgl" and c.method.budget == "paper":
-        m = c.method.num_stages
-        assert c.train.num_steps == round(c.method.schedule_steps * (m + 1) / 2)
+    validate_config(load_config(name))  # the schedules: tests/test_configs.py
 
 
 # Widths this small give every layer one channel. The config's architecture (its depth,
