@@ -12,6 +12,7 @@ import functools
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from lgl_spl.errors import ConfigError
 from lgl_spl.models import heads
@@ -65,12 +66,28 @@ def head_init(name: str) -> heads.HeadInit:
     return _HEAD_INITS.get(name, heads.lecun_head)
 
 
-def get_model(name: str, *, num_classes: int, width: float = 1.0, **kwargs) -> nn.Module:
-    """Build model ``name``; unknown names raise ConfigError listing the known ones."""
+COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def get_model(
+    name: str, *, num_classes: int, width: float = 1.0, compute_dtype: str = "float32", **kwargs
+) -> nn.Module:
+    """Build model ``name``; unknown names raise ConfigError listing the known ones.
+
+    ``compute_dtype`` is the dtype of the activations and matrix products (bfloat16:
+    mixed precision); parameters stay float32, BatchNorm reduces its statistics in
+    float32, and every model returns float32 logits and features.
+    """
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    if compute_dtype not in COMPUTE_DTYPES:
+        raise ConfigError(
+            f"train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}"
+        )
     try:
-        return MODELS[name](num_classes=num_classes, width=width, **kwargs)
+        return MODELS[name](
+            num_classes=num_classes, width=width, dtype=COMPUTE_DTYPES[compute_dtype], **kwargs
+        )
     except TypeError as e:
         raise ConfigError(f"model {name!r}: bad model.kwargs ({e})") from None
 

@@ -101,6 +101,7 @@ class EmbeddingLearner:
         mesh,
         timer: PhaseTimer,
         heldout=None,
+        compute_dtype: str = "float32",
     ):
         if feed is None or getattr(feed, "host_batches", False):
             raise ConfigError("method 'advise' needs a dataset held in memory (not imagenet2012)")
@@ -125,7 +126,11 @@ class EmbeddingLearner:
         self._pixel_knn = None
         self.num_clusters = num_classes * self.k
         self.model = get_model(
-            cfg.embed_model, num_classes=0, width=float(cfg.embed_width), embed_dim=self.embed_dim
+            cfg.embed_model,
+            num_classes=0,
+            width=float(cfg.embed_width),
+            embed_dim=self.embed_dim,
+            compute_dtype=compute_dtype,
         )
         self.tx = optax.adam(float(cfg.embed_lr))
         spec = data_lib.default_augment(dataset_name)

@@ -141,12 +141,14 @@ def build_experiment(config) -> Experiment:
             mesh=mesh,
             timer=timer,
             heldout=test_feed,
+            compute_dtype=config.train.compute_dtype,
         )
     spec = data_lib.default_augment(config.data.name, config.data.augment)
     model = models.get_model(
         config.model.name,
         num_classes=int(ds.num_classes),
         width=float(config.model.width),
+        compute_dtype=config.train.compute_dtype,
         **dict(config.model.kwargs),
     )
     tx = make_optimizer(config.train)

@@ -87,6 +87,13 @@ def validate_config(config) -> None:
         raise ConfigError(
             f"data.augment must be one of {', '.join(AUGMENT_CHOICES)}, got {config.data.augment!r}"
         )
+    from lgl_spl.models.registry import COMPUTE_DTYPES
+
+    dtype = config.train.get("compute_dtype", "float32")
+    if dtype not in COMPUTE_DTYPES:
+        raise ConfigError(
+            f"train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}"
+        )
     lr = float(config.train.learning_rate)
     if not (math.isfinite(lr) and lr > 0):
         raise ConfigError(f"train.learning_rate must be a positive number, got {lr}")

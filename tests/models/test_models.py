@@ -237,7 +237,7 @@ def test_vgg16_imagenet_rejects_inputs_too_small_for_five_pools():
     [("resnet18", (16, 16, 3)), ("resnet50", (32, 32, 3)), ("vgg16_imagenet", (32, 32, 3))],
 )
 def test_bfloat16_compute_keeps_float32_parameters(name, shape):
-    model = get_model(name, num_classes=4, width=1 / 16, dtype=jnp.bfloat16)
+    model = get_model(name, num_classes=4, width=1 / 16, compute_dtype="bfloat16")
     x = jax.random.normal(key(0), (2, *shape))
     variables = model.init({"params": key(1), "dropout": key(2)}, x, train=False)
     assert {leaf.dtype for leaf in jax.tree.leaves(variables)} == {jnp.dtype(jnp.float32)}
