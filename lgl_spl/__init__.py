@@ -19,6 +19,7 @@ __all__ = [
     "cap_selection",
     "choose_classes",
     "class_conditional_entropies",
+    "class_entropy_sums",
     "cluster_mean_losses",
     "conditional_entropy",
     "kmeans",

@@ -6,6 +6,7 @@ from lgl_spl.core.lgl import (
     LGL_STRATEGIES,
     choose_classes,
     class_conditional_entropies,
+    class_entropy_sums,
     conditional_entropy,
     stage_sizes,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "cap_selection",
     "choose_classes",
     "class_conditional_entropies",
+    "class_entropy_sums",
     "cluster_mean_losses",
     "conditional_entropy",
     "kmeans",

@@ -39,11 +39,31 @@ def class_conditional_entropies(
     Returns:
       [C] mean entropy per class (NaN for a class with no examples).
     """
+    ones = jnp.ones(jnp.shape(labels), jnp.float32)
+    total, count = class_entropy_sums(logits, labels, trained, ones, num_classes=num_classes)
+    return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+
+
+@functools.partial(jax.jit, static_argnames=("num_classes",))
+def class_entropy_sums(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    trained: ArrayLike,
+    weights: ArrayLike,
+    *,
+    num_classes: int,
+) -> tuple[jax.Array, jax.Array]:
+    """Per-class sums of weighted example entropies, and of the weights ([C] each).
+
+    The additive part of :func:`class_conditional_entropies`: summed over batches, it
+    gives the entropies of a pass over the data without keeping its [N, C] logits.
+    """
     masked = jnp.where(jnp.asarray(trained)[None, :], logits, -jnp.inf)
     h = _row_entropy(jax.nn.softmax(masked, axis=-1))
-    total = jax.ops.segment_sum(h, labels, num_segments=num_classes)
-    count = jax.ops.segment_sum(jnp.ones_like(h), labels, num_segments=num_classes)
-    return jnp.where(count > 0, total / jnp.maximum(count, 1.0), jnp.nan)
+    w = jnp.asarray(weights, jnp.float32)
+    total = jax.ops.segment_sum(h * w, labels, num_segments=num_classes)
+    count = jax.ops.segment_sum(w, labels, num_segments=num_classes)
+    return total, count
 
 
 @functools.partial(jax.jit, static_argnames=("num", "strategy"))

@@ -22,8 +22,9 @@ from lgl_spl.util import ceil_div
 class Signals(NamedTuple):
     """Per-example signals about the training set (host arrays).
 
-    The scoring pass fills ``losses``, ``logits`` and ``features`` (None in a
-    round without one); an embedding learner (SPL-ADVisE) fills ``groups``.
+    The scoring pass fills what the sampler asked for (``needs_signals``):
+    ``losses``, ``features``, ``logits`` or LGL's ``class_entropies``; the rest
+    are None. An embedding learner (SPL-ADVisE) fills ``groups``.
     """
 
     losses: np.ndarray | None  # [N] float32
@@ -31,6 +32,7 @@ class Signals(NamedTuple):
     features: np.ndarray | None  # [N, F] float32
     labels: np.ndarray  # [N] int32
     groups: np.ndarray | None = None  # [N] int32 cluster ids (class * K + j)
+    class_entropies: np.ndarray | None = None  # [C] H(T | X_i) over the trained classes
 
     @property
     def scored(self) -> bool:
@@ -54,8 +56,11 @@ class Sampler(Protocol):
     def init(self) -> Any:
         """The initial state pytree."""
 
-    def needs_signals(self, state: Any, round_index: int) -> bool:
-        """Whether the loop must run the scoring pass before ``plan_round``."""
+    def needs_signals(self, state: Any, round_index: int) -> frozenset[str]:
+        """What the scoring pass must compute before ``plan_round`` (empty: no pass).
+
+        Any of ``losses``, ``features``, ``logits``, ``class_entropies``.
+        """
 
     def plan_round(
         self, state: Any, round_index: int, signals: Signals | None

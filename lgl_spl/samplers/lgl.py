@@ -85,9 +85,10 @@ class LGLSampler:
         # The entropies measured when the current stage's classes were chosen (NaN: not measured).
         return {"trained": np.zeros(c, bool), "entropies": np.full(c, np.nan, np.float32)}
 
-    def needs_signals(self, state, round_index: int) -> bool:
+    def needs_signals(self, state, round_index: int) -> frozenset[str]:
         stage = self.stage_of(round_index)
-        return self.order != "random" and stage > 0 and round_index == self.stage_starts[stage]
+        choosing = self.order != "random" and stage > 0 and round_index == self.stage_starts[stage]
+        return frozenset({"class_entropies"} if choosing else ())
 
     def _choose(self, state, stage: int, signals: Signals | None) -> tuple[np.ndarray, np.ndarray]:
         ctx = self.ctx
@@ -96,12 +97,15 @@ class LGLSampler:
         strategy = "random" if stage == 0 else self.order
         entropies = np.full(ctx.num_classes, np.nan, np.float32)
         if strategy != "random":
-            entropies = np.asarray(
-                core.class_conditional_entropies(
-                    signals.logits, ctx.labels, trained, num_classes=ctx.num_classes
-                ),
-                np.float32,
-            )
+            if signals.class_entropies is not None:  # summed on the devices
+                entropies = np.asarray(signals.class_entropies, np.float32)
+            else:
+                entropies = np.asarray(
+                    core.class_conditional_entropies(
+                        signals.logits, ctx.labels, trained, num_classes=ctx.num_classes
+                    ),
+                    np.float32,
+                )
             entropies = np.where(trained, np.nan, entropies).astype(np.float32)
         # Classes without training examples (an npz's unused label) come last whatever the
         # order: a stage made only of them would have nothing to train on.

@@ -113,9 +113,13 @@ class SelfPacedSampler:
         e = round_index - self.warmup
         return e >= 0 and e % self.rescore_every == 0
 
-    def needs_signals(self, state, round_index: int) -> bool:
-        clusters_from_student = self._needs_groups(state) and self.group_source == "features"
-        return clusters_from_student or self._scores_this_round(round_index)
+    def needs_signals(self, state, round_index: int) -> frozenset[str]:
+        want = set()
+        if self._needs_groups(state) and self.group_source == "features":
+            want.add("features")  # SPLD's groups: the initial student's features
+        if self._scores_this_round(round_index):
+            want.add("losses")
+        return frozenset(want)
 
     def cluster(self, points: np.ndarray, round_index: int) -> np.ndarray:
         ctx = self.ctx

@@ -20,8 +20,8 @@ class RandomSampler:
     def init(self) -> dict:
         return {}
 
-    def needs_signals(self, state, round_index: int) -> bool:
-        return False
+    def needs_signals(self, state, round_index: int) -> frozenset[str]:
+        return frozenset()
 
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx

@@ -10,7 +10,7 @@ import numpy as np
 from lgl_spl import parallel
 from lgl_spl.samplers import Signals
 from lgl_spl.timing import PhaseTimer
-from lgl_spl.train.steps import Steps
+from lgl_spl.train.steps import PER_EXAMPLE, Steps
 
 
 class Evaluator:
@@ -36,19 +36,38 @@ class Evaluator:
                 totals[k] += float(out[k])
         return totals["correct"] / totals["count"], totals["loss"] / totals["count"]
 
-    def score(self, state, feed, class_mask: np.ndarray, labels: np.ndarray) -> Signals:
-        """Per-example loss, logits and features of every training example (one forward pass)."""
+    def score(
+        self, state, feed, class_mask: np.ndarray, labels: np.ndarray, want=PER_EXAMPLE
+    ) -> Signals:
+        """One forward pass over ``feed`` (eval mode) computing only what ``want`` names.
+
+        Per-example outputs (``losses``, ``logits``, ``features``) come back to the host;
+        LGL's ``class_entropies`` are accumulated on the devices as per-class sums, so a
+        pass over ImageNet never holds [N, C] logits on the host unless asked to.
+        """
         with self.timer.timed("scoring"):
             mask = parallel.put_replicated(class_mask, self.mesh)
-            parts = {"loss": [], "logits": [], "features": []}
+            parts = {k: [] for k in PER_EXAMPLE if k in want}
+            sums = None
             for args, w in self._batches(feed):
-                out = self.steps.score(state, *args, mask)
+                out = self.steps.score(
+                    state, *args, parallel.put_batch(w, self.mesh), mask, tuple(want)
+                )
                 keep = w > 0
                 for k in parts:
                     parts[k].append(parallel.to_host(out[k])[keep])
+                if "class_entropies" in want:
+                    batch = (out["entropy_sums"], out["entropy_counts"])
+                    sums = batch if sums is None else (sums[0] + batch[0], sums[1] + batch[1])
+            joined = {k: np.concatenate(v) for k, v in parts.items()}
+            entropies = None
+            if sums is not None:
+                total, count = (parallel.to_host(x).astype(np.float64) for x in sums)
+                entropies = np.where(count > 0, total / np.maximum(count, 1.0), np.nan)
             return Signals(
-                losses=np.concatenate(parts["loss"]),
-                logits=np.concatenate(parts["logits"]),
-                features=np.concatenate(parts["features"]),
+                losses=joined.get("losses"),
+                logits=joined.get("logits"),
+                features=joined.get("features"),
                 labels=np.asarray(labels, np.int32),
+                class_entropies=entropies,
             )

@@ -165,9 +165,10 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
     learned, signals = {}, None
     if exp.embedder is not None:
         rs.embedding, learned = exp.embedder.advance(rs.embedding, round_index)
-    if exp.sampler.needs_signals(rs.sampler, round_index):
+    want = exp.sampler.needs_signals(rs.sampler, round_index)
+    if want:
         mask = rs.plan.class_mask if rs.plan is not None else np.ones(exp.num_classes, bool)
-        signals = exp.evaluator.score(rs.train, exp.train_feed, mask, labels)
+        signals = exp.evaluator.score(rs.train, exp.train_feed, mask, labels, want)
         rs.meters.extra_forward += exp.num_train
     if exp.embedder is not None:
         signals = signals or Signals(None, None, None, np.asarray(labels, np.int32))

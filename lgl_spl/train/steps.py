@@ -10,6 +10,7 @@ weights, and LGL restricts classes by masking logits, never by reshaping.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -17,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lgl_spl.core import class_entropy_sums
 from lgl_spl.data import AugmentSpec, augment
 from lgl_spl.parallel import batch_sharded, replicated
 from lgl_spl.train.state import TrainState
@@ -39,7 +41,13 @@ class Steps(NamedTuple):
 
     train: Callable  # (state, x, y, indices, weights, key, schedule_step, class_mask)
     evaluate: Callable  # (state, x, y, indices, weights, class_mask) -> sums
-    score: Callable  # (state, x, y, indices, class_mask) -> per-example outputs
+    score: Callable  # (state, x, y, indices, weights, class_mask, want) -> the wanted outputs
+
+
+# What a scoring pass can compute: per-example (batch-sharded) outputs, and LGL's
+# per-class entropy sums (reduced over the batch on device, [C] each).
+PER_EXAMPLE = ("losses", "logits", "features")
+SCORES = (*PER_EXAMPLE, "class_entropies")
 
 
 def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bool = False):
@@ -102,16 +110,41 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
             "count": jnp.sum(weights),
         }
 
-    def score_step(state, x, y, indices, class_mask):
+    def score_step(state, x, y, indices, weights, class_mask, *, want):
         images = augment(jax.random.key(0), x[indices], spec, train=False)
         logits, features, _ = forward(state.params, state.batch_stats, images, train=False)
         logits = mask_logits(logits, class_mask)
         labels = y[indices]
-        return {
-            "loss": optax.softmax_cross_entropy_with_integer_labels(logits, labels),
-            "logits": logits,
-            "features": features,
-        }
+        out = {}
+        if "losses" in want:
+            out["losses"] = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        if "logits" in want:
+            out["logits"] = logits
+        if "features" in want:
+            out["features"] = features
+        if "class_entropies" in want:
+            out["entropy_sums"], out["entropy_counts"] = class_entropy_sums(
+                logits, labels, class_mask, weights, num_classes=logits.shape[-1]
+            )
+        return out
+
+    @functools.cache
+    def scorer(want: tuple[str, ...]):
+        """One compiled scoring step per set of wanted outputs (a run uses one or two)."""
+        unknown = set(want) - set(SCORES)
+        if unknown:
+            raise ValueError(f"unknown scoring outputs {sorted(unknown)}; known: {SCORES}")
+        shardings = {k: bat for k in PER_EXAMPLE if k in want}
+        if "class_entropies" in want:
+            shardings.update(entropy_sums=rep, entropy_counts=rep)
+        return jax.jit(
+            functools.partial(score_step, want=want),
+            in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep),
+            out_shardings=shardings,
+        )
+
+    def score(state, x, y, indices, weights, class_mask, want):
+        return scorer(tuple(sorted(want)))(state, x, y, indices, weights, class_mask)
 
     train = jax.jit(
         train_step,
@@ -123,10 +156,5 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
         eval_step,
         in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep),
         out_shardings=rep,
-    )
-    score = jax.jit(
-        score_step,
-        in_shardings=(rep, data_sharding, data_sharding, bat, rep),
-        out_shardings=bat,
     )
     return Steps(train, evaluate, score)

@@ -28,7 +28,7 @@ METHODS = {
         "embed_lr": 1e-3,
         "snapshot_examples": 0,
     },
-    "lgl": {"num_stages": 3, "order": "dissimilar"},
+    "lgl": {"num_stages": 3, "order": "dissimilar", "budget": "fair"},
 }
 
 

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 
+from lgl_spl import core
 from lgl_spl.configlib import set_method
 from lgl_spl.train import loop as loop_module
 from lgl_spl.train import train_and_evaluate
@@ -23,7 +24,7 @@ METHODS = {
         "embed_width": 0.5,
         "embed_dim": 16,
     },
-    "lgl": {"num_stages": 3, "order": "dissimilar"},
+    "lgl": {"num_stages": 3, "order": "dissimilar", "budget": "fair"},
 }
 
 
@@ -90,6 +91,12 @@ def test_lgl_never_predicts_an_untrained_class(tmp_path):
     rs.sampler = exp.sampler.init()
     loop_module.start_round(exp, rs, 0)  # stage 0's 5 classes
     mask = rs.plan.class_mask
-    sig = exp.evaluator.score(rs.train, exp.train_feed, mask, exp.dataset.y_train)
+    labels = exp.dataset.y_train
+    want = ("logits", "class_entropies")
+    sig = exp.evaluator.score(rs.train, exp.train_feed, mask, labels, want)
     predicted = np.argmax(sig.logits, axis=1)
     assert mask.sum() == 5 and np.all(mask[predicted])
+    assert sig.losses is None and sig.features is None  # only what was asked for
+    # The entropies summed on the devices batch by batch are the host formula's.
+    host = core.class_conditional_entropies(sig.logits, labels, mask, num_classes=10)
+    np.testing.assert_allclose(sig.class_entropies, host, rtol=1e-5)
