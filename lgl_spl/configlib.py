@@ -1,7 +1,7 @@
 """Shared building blocks for the experiment configs in ``configs/``.
 
 A config file is ``get_config() -> ml_collections.ConfigDict``; these helpers
-give every config the same keys (docs/design.md §5), so each file states only
+give every config the same keys (docs/design.md §8), so each file states only
 what its experiment changes. Configs are locked: assigning a key that does not
 exist (a misspelling) fails when the file is loaded. A method's settings and
 their defaults come from its schema beside its sampler (``lgl_spl.samplers``).
