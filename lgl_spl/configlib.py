@@ -332,11 +332,19 @@ def cpu_student(dataset: str, *, train_limit: int = 4000, rounds: int = 8):
     c.data.name = dataset
     c.data.train_limit = train_limit
     c.data.val_fraction = 0.1
+    # A 10,000-image test pass costs a third of a round here: evaluate every 2 epochs.
+    _cpu_lenet(c, batch=64, epochs=rounds, eval_epochs=2)
+    return c
+
+
+def _cpu_lenet(c, *, batch: int, epochs: float, eval_epochs: int) -> None:
+    """What the CPU students share: a LeNet, SGD 0.05 with momentum 0.9 and weight decay
+    5e-4, a cosine schedule over the run (its length in steps of ``batch``)."""
     c.model.name = "lenet"
-    c.train.batch_size = 64
-    per = steps_per_epoch(round(train_limit * 0.9), c.train.batch_size)
-    c.train.num_steps = rounds * per
-    c.train.eval_every = 2 * per  # a 10,000-image test pass costs a third of a round here
+    c.train.batch_size = batch
+    per = steps_per_epoch(_num_train(c), batch)
+    c.train.num_steps = round(epochs * per)
+    c.train.eval_every = eval_epochs * per
     c.train.log_every = per
     c.train.eval_batch_size = 2000
     c.train.learning_rate = 0.05
@@ -344,7 +352,6 @@ def cpu_student(dataset: str, *, train_limit: int = 4000, rounds: int = 8):
     c.train.weight_decay = 5e-4
     c.train.lr_schedule = "cosine"
     c.train.lr_decay_steps = c.train.num_steps
-    return c
 
 
 def cpu_row(dataset: str, method: str, **student):
@@ -414,18 +421,7 @@ def control_student(dataset: str, *, noise: str = "sym0", budget: int = 1):
     c.data.test_limit = 2000
     c.data.augment = "none"
     c.data.label_noise, c.data.label_noise_type = NOISE_SETTINGS[noise]
-    c.model.name = "lenet"
-    c.train.batch_size = batch
-    per = steps_per_epoch(_num_train(c), c.train.batch_size)
-    c.train.num_steps = round(epochs * per / budget)
-    c.train.eval_every = 2 * per
-    c.train.log_every = per
-    c.train.eval_batch_size = 2000
-    c.train.learning_rate = 0.05
-    c.train.momentum = 0.9
-    c.train.weight_decay = 5e-4
-    c.train.lr_schedule = "cosine"
-    c.train.lr_decay_steps = c.train.num_steps
+    _cpu_lenet(c, batch=batch, epochs=epochs / budget, eval_epochs=2)
     return c
 
 
