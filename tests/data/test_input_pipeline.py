@@ -25,7 +25,7 @@ from lgl_spl.data import synthetic_jpegs
 from lgl_spl.data.input_pipeline import HostInput, InputOptions, InputPipelineError
 from lgl_spl.data.random_access import RandomAccessSource
 from lgl_spl.errors import ConfigError
-from lgl_spl.train.feeding import HostFeeder, StreamingHostFeeder, make_feeder
+from lgl_spl.train.feeding import DeviceFeeder, StreamingHostFeeder, make_feeder
 
 SIZE = 32
 
@@ -344,23 +344,34 @@ def test_options():
 
 
 def test_streaming_feeder(source):
+    """The loop's view: a round's step arguments and a pass's (arguments, weights), as for
+    the in-memory feeder."""
     mesh = parallel.make_mesh(0)
     cfg = ml_collections.ConfigDict(dict(name="imagenet2012", augment="default", num_workers=0))
     feeder = make_feeder(None, source.labels, source, mesh, data_cfg=cfg, seed=2)
     assert isinstance(feeder, StreamingHostFeeder) and feeder.input.augment
     assert feeder.host_batches and feeder.size == len(source)
-    assert isinstance(make_feeder(None, source.labels, source, mesh), HostFeeder)
+    assert not make_feeder(None, source.labels, source, mesh).input.augment  # no config
     cfg.augment = "none"
     assert not make_feeder(None, source.labels, source, mesh, data_cfg=cfg).input.augment
 
     indices = plan(len(source), steps=2)
-    images, labels = next(feeder.stream(indices, first_step=0))
-    x, y, local = feeder.put(images, labels)
+    rows = feeder.round_batches(indices, first_step=0, start=0, stop=2)
+    x, y, local = next(rows)
+    rows.close()
     assert isinstance(x, jax.Array) and x.shape == (8, SIZE, SIZE, 3)
     np.testing.assert_array_equal(np.asarray(y), source.labels[indices[0]])
     np.testing.assert_array_equal(np.asarray(local), np.arange(8))
+    resumed = feeder.round_batches(indices, first_step=0, start=1, stop=2)
+    (x1, _, _) = next(resumed)  # row 1 alone: the same crops as in a full round
+    full = list(feeder.round_batches(indices, first_step=0, start=0, stop=2))
+    np.testing.assert_array_equal(np.asarray(x1), np.asarray(full[1][0]))
     x2, y2, _ = feeder.batch(indices[0])  # synchronous: the eval transform
     np.testing.assert_array_equal(np.asarray(x2), source.gather(indices[0]))
     np.testing.assert_array_equal(np.asarray(y2), np.asarray(y))
-    batches = list(feeder.eval_stream(16))
-    assert [len(b[0]) for b in batches] == [16, 16] and batches[-1][2].sum() == 14
+    batches = list(feeder.pass_batches(16))
+    assert [len(args[1]) for args, _ in batches] == [16, 16] and batches[-1][1].sum() == 14
+
+    device = DeviceFeeder(np.zeros((30, 2, 2, 1), np.uint8), np.arange(30) % 3, mesh)
+    weights = [w for _, w in device.pass_batches(16)]
+    assert [len(w) for w in weights] == [16, 16] and weights[-1].sum() == 14

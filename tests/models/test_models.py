@@ -61,7 +61,13 @@ def test_every_registered_model_is_tested():
     assert set(CASES) == set(MODELS)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# The deepest networks compile for seconds each: they run in the slow tier.
+HEAVY = {"resnet50", "resnet50_zero_init", "preact_resnet18", "wrn16_8", "wrn28_10"}
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in sorted(CASES)]
+)
 def test_shapes_in_train_and_eval(name):
     shape, width = CASES[name]
     model = (
@@ -232,6 +238,7 @@ def test_vgg16_imagenet_rejects_inputs_too_small_for_five_pools():
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "shape"),
     [("resnet18", (16, 16, 3)), ("resnet50", (32, 32, 3)), ("vgg16_imagenet", (32, 32, 3))],
