@@ -17,7 +17,7 @@ from lgl_spl import main as main_module
 from lgl_spl.train import loop as loop_module
 from lgl_spl.train.checkpoints import Checkpoints
 from lgl_spl.train.console import Progress
-from tests.helpers import REPO, cli_env, read_metrics
+from tests.helpers import REPO, cli_env, read_metrics, read_rows
 from tests.reliability import tiny
 
 TINY = os.path.join("tests", "reliability", "tiny.py")
@@ -121,10 +121,15 @@ def error_lines(stderr: str) -> list[str]:
 
 
 def same_metrics(a, b) -> None:
-    """metrics.jsonl of two workdirs are equal row for row (wall_time aside)."""
+    """metrics.jsonl and rounds.jsonl of two workdirs are equal row for row (wall times aside)."""
     ra, rb = read_metrics(str(a)), read_metrics(str(b))
     assert [r["step"] for r in ra] == [r["step"] for r in rb]
     for x, y in zip(ra, rb, strict=True):
+        assert x == y, {k: (x.get(k), y.get(k)) for k in set(x) | set(y) if x.get(k) != y.get(k)}
+    rounds_a, rounds_b = (read_rows(str(w), "rounds.jsonl") for w in (a, b))
+    assert [r["round"] for r in rounds_a] == [r["round"] for r in rounds_b]  # none lost or doubled
+    for x, y in zip(rounds_a, rounds_b, strict=True):
+        x, y = ({k: v for k, v in r.items() if k != "time"} for r in (x, y))
         assert x == y, {k: (x.get(k), y.get(k)) for k in set(x) | set(y) if x.get(k) != y.get(k)}
 
 
