@@ -1,6 +1,7 @@
 """Bad input stops before training with one clear line and a non-zero exit."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -91,3 +92,29 @@ def test_bad_input_is_one_line(tmp_path, args, message):
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert "Traceback" not in result.stderr
     assert not os.path.exists(os.path.join(str(tmp_path), "metrics.jsonl"))
+
+
+def test_console_reports_progress_evaluations_and_a_summary(tmp_path):
+    """What a person running a digits experiment sees: where the run goes, timestamped
+    progress with the training loss, test and validation accuracy at every evaluation, a
+    closing summary with the TensorBoard command."""
+    workdir = tmp_path / "run"
+    result = run(
+        "--config",
+        "tests/reliability/tiny.py:spl",
+        "--workdir",
+        str(workdir),
+        "--config.train.log_every=10",
+        "--config.data.val_fraction=0.1",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    stamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d "
+    assert all(re.match(stamp, line) for line in lines if line.strip()), lines
+    text = "\n".join(lines)
+    assert f"run directory: {workdir}" in lines[0]
+    assert re.search(r"step 10/60 \| round 1 \| train loss \d+\.\d{4} \| lr ", text)
+    evals = re.findall(r"eval at step (\d+) .*: test accuracy [\d.]+ %, loss [\d.]+ \| val ", text)
+    assert evals == ["15", "30", "45", "60"]
+    assert re.search(r"done in .*: final test accuracy [\d.]+ % at step 60", text)
+    assert f"tensorboard --logdir {workdir}/tensorboard" in text

@@ -202,6 +202,7 @@ def _reinit_classes(state, classes, key, path, init):
 
 def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
     """One ``metrics.jsonl`` row: test (and validation) accuracy and loss, and the round's facts."""
+    t_eval = time.perf_counter()
     with exp.timer.timed("evaluation"):
         mask = rs.plan.class_mask
         test_acc, test_loss = exp.evaluator.evaluate(rs.train, exp.test_feed, mask)
@@ -232,10 +233,16 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
                 rs.train, exp.train_feed, every_class
             )
         row.update(rs.plan.info)
-    val = f" | val accuracy {console.percent(row['val_accuracy'])}" if "val_accuracy" in row else ""
+    parts = [f"test accuracy {console.percent(test_acc)}, loss {test_loss:.4f}"]
+    if "val_accuracy" in row:
+        parts.append(
+            f"val accuracy {console.percent(row['val_accuracy'])}, loss {row['val_loss']:.4f}"
+        )
+    if row.get("embed_knn_accuracy") is not None:
+        parts.append(f"embedding 10-NN {console.percent(row['embed_knn_accuracy'])}")
+    seconds = time.perf_counter() - t_eval
     console.info(
-        f"eval at step {step} (round {rs.round}): test accuracy {console.percent(test_acc)}, "
-        f"loss {test_loss:.4f}{val}"
+        f"eval at step {step} (round {rs.round}, {console.seconds(seconds)}): " + " | ".join(parts)
     )
     return row
 
