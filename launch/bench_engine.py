@@ -143,10 +143,13 @@ def run(name, x, y, spec, *, batch, blocks, block_steps, eval_batch=1000):
     num = parallel.pass_batch_size(n, eval_batch, mesh.size)  # the loop's scoring batches
     score_batches = max(1, block_steps * batch // num)
 
+    ones = parallel.put_batch(np.ones(num, np.float32), mesh)
+    everything = ("losses", "logits", "features")  # what every scoring pass computed before
+
     def score_block(_):
         for i in rng.integers(0, n, score_batches):
             idx = np.minimum(np.arange(i, i + num), n - 1).astype(np.int32)
-            out = dev.score(states["device"], *feed.batch(idx), mask)
+            out = dev.score(states["device"], *feed.batch(idx), ones, mask, everything)
             jax.device_get(out)
 
     variants = {

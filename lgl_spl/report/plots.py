@@ -221,7 +221,7 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
             curve = round_curve(g, "selected_fraction", band=band)
             if curve.steps.size:
                 _draw(ax, curve, g.label, colours[g.label])
-        ax.set_title(f"{name}: selected fraction", fontsize=10)
+        ax.set_title(f"{name}:\nselected fraction", fontsize=10)  # long conditions: 2 lines
         ax.set_xlabel("round")
         ax.set_ylabel("fraction of the training data")
         ax.set_ylim(-0.02, 1.02)
@@ -244,7 +244,7 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
         ]
         if data:
             ax.axhline(float(np.mean(data)), color="0.3", ls="--", lw=1.2, label="in the data")
-        ax.set_title(f"{name}: noisy labels among the selected", fontsize=10)
+        ax.set_title(f"{name}:\nnoisy labels among the selected", fontsize=10)
         ax.set_xlabel("round")
         ax.set_ylabel("share of flipped labels")
         ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # room above the dashed line

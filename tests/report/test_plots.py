@@ -132,9 +132,9 @@ def test_rounds_png_one_row_per_condition_and_a_noise_panel_where_noisy(run_fact
     titles = [ax.get_title() for ax in fig.axes]
     # Noise 0: the selected fraction only; noise 0.4: also the noisy share.
     assert titles == [
-        "lenet · label_noise=0.0: selected fraction",
-        "lenet · label_noise=0.4: selected fraction",
-        "lenet · label_noise=0.4: noisy labels among the selected",
+        "lenet · label_noise=0.0:\nselected fraction",
+        "lenet · label_noise=0.4:\nselected fraction",
+        "lenet · label_noise=0.4:\nnoisy labels among the selected",
     ]
     noisy_ax = fig.axes[2]
     assert [line.get_label() for line in noisy_ax.get_lines()] == ["random", "spl", "in the data"]
