@@ -39,4 +39,6 @@ python launch/sweep.py --root "$runs" --seeds 0 1 2 --jobs 2 --configs "${config
   --set data.npz_path="$npz"
 dirs=()
 for p in $pattern; do dirs+=("$runs"/$p); done  # expanded now that the runs exist
-python -m lgl_spl.report "${dirs[@]}" --out "$out/$sweep" --title "$dataset: $sweep"
+name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
+what=$([ "$sweep" = noise ] && echo "label noise" || echo "small budgets")
+python -m lgl_spl.report "${dirs[@]}" --out "$out/$sweep" --title "$name: $what"
