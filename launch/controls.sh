@@ -27,18 +27,18 @@ if [ "$sweep" = noise ]; then
     cap=$([ "$noise" = sym20 ] && echo 80 || echo 60)
     for m in "${base[@]}" "spl_cap$cap" "spld_cap$cap" "advise_cap$cap"; do add "$m" "$noise"; done
   done
-  pattern="*-sym0 *-sym20 *-sym40 *-pair40"
+  patterns=("*-sym0" "*-sym20" "*-sym40" "*-pair40")
 else
   for m in "${base[@]}" lgl_d3 lgl_s3; do
     add "$m" sym0
     for budget in 2 4 8; do add "$m" sym0 "$budget"; done
   done
-  pattern="*-sym0 *-sym0-[248]"
+  patterns=("*-sym0" "*-sym0-[248]")
 fi
 python launch/sweep.py --root "$runs" --seeds 0 1 2 --jobs 2 --configs "${configs[@]}" \
   --set data.npz_path="$npz"
 dirs=()
-for p in $pattern; do dirs+=("$runs"/$p); done  # expanded now that the runs exist
+for p in "${patterns[@]}"; do dirs+=("$runs"/$p); done  # globbed now that the runs exist
 name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
 what=$([ "$sweep" = noise ] && echo "label noise" || echo "small budgets")
 python -m lgl_spl.report "${dirs[@]}" --out "$out/$sweep" --title "$name: $what"
