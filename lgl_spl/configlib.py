@@ -16,6 +16,7 @@ import ml_collections
 import numpy as np
 
 from lgl_spl.core.lgl import stage_sizes
+from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import get_method
 from lgl_spl.samplers.schema import check_block
 
@@ -429,7 +430,17 @@ def control_row(arg: str):
     """``DATASET,METHOD[,NOISE[,BUDGET]]``, e.g. ``fashion_mnist,spl_cap60,sym40`` or
     ``cifar10,lgl_r3,sym0,4`` (a quarter of the updates)."""
     parts = arg.split(",")
+    usage = f"{arg!r}: expected DATASET,METHOD[,NOISE[,BUDGET]], e.g. fashion_mnist,spl,sym40"
+    if not 2 <= len(parts) <= 4:
+        raise ConfigError(usage)
     dataset, method = parts[0], parts[1]
     noise = parts[2] if len(parts) > 2 else "sym0"
-    budget = int(parts[3]) if len(parts) > 3 else 1
-    return cpu_method(control_student(dataset, noise=noise, budget=budget), method)
+    budget = parts[3] if len(parts) > 3 else "1"
+    for what, value, known in (
+        ("DATASET", dataset, CONTROL_STUDENTS),
+        ("NOISE", noise, NOISE_SETTINGS),
+        ("BUDGET", budget, ("1", "2", "4", "8")),
+    ):
+        if value not in known:
+            raise ConfigError(f"{usage}; {what} must be one of {', '.join(known)}, not {value!r}")
+    return cpu_method(control_student(dataset, noise=noise, budget=int(budget)), method)

@@ -10,3 +10,10 @@ class ConfigError(ValueError):
 
 class DatasetUnavailableError(ConfigError):
     """A dataset is not prepared locally and cannot be downloaded."""
+
+
+class SaveError(RuntimeError):
+    """A checkpoint could not be written (a full disk, a permission change).
+
+    The earlier checkpoints stand: orbax renames a step into place only when complete.
+    """

@@ -18,7 +18,7 @@ import traceback
 from absl import flags
 from ml_collections import config_flags
 
-from lgl_spl.errors import ConfigError
+from lgl_spl.errors import ConfigError, SaveError
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (.py).")
 _WORKDIR = flags.DEFINE_string(
@@ -55,7 +55,13 @@ def _run(argv) -> None:
     workdir = _WORKDIR.value or default_workdir(config_arg)
     from lgl_spl.train import train_and_evaluate  # jax starts only after the flags are good
 
-    train_and_evaluate(config, workdir, allow_config_change=_ALLOW.value)
+    try:
+        train_and_evaluate(config, workdir, allow_config_change=_ALLOW.value)
+    except OSError as e:  # a full disk or a lost permission while writing the run's files
+        from lgl_spl.train.checkpoints import kept_note
+
+        note = kept_note(os.path.join(workdir, "checkpoints"))
+        raise SaveError(f"cannot write the run's files in {workdir} ({e}); {note}") from None
 
 
 def _config_path() -> str:
@@ -85,7 +91,23 @@ def _load_error(error: BaseException) -> str:
         if override:
             return override
     where = f"{path}, line {line}" if line else path
+    if isinstance(error, ConfigError):  # the project's own message says what is wrong
+        return f"cannot load the config file {where}: {_first_line(error)}"
     return f"cannot load the config file {where}: {type(error).__name__}: {_first_line(error)}"
+
+
+def _flag_error(error: flags.Error) -> str:
+    """One line for a flag that failed to parse.
+
+    ml_collections re-raises a TypeError or ValueError from a config file as a new
+    exception whose text is the whole traceback, and absl wraps that again; the
+    original is the innermost ``__context__``, and it is what the line reports.
+    """
+    inner = error.__context__
+    if inner is None or "Error whilst parsing config file" not in str(inner):
+        return _first_line(error)
+    original = inner.__context__ or inner
+    return _load_error(original)
 
 
 def _first_line(error: BaseException) -> str:
@@ -139,7 +161,7 @@ def main() -> None:
     try:
         argv = flags.FLAGS(sys.argv)
     except flags.Error as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_flag_error(e)}", file=sys.stderr)
         sys.exit(2)
     except Exception as e:  # noqa: BLE001 - the config file (or an override) failed to load
         print(f"error: {_load_error(e)}", file=sys.stderr)
@@ -152,6 +174,9 @@ def main() -> None:
     except FloatingPointError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
+    except SaveError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(4)
 
 
 if __name__ == "__main__":

@@ -7,23 +7,101 @@ listed as a step, or nothing. As a second line of defence, a step directory
 without the commit marker (a copy interrupted half-way, a file system that
 lost the rename's contents) is never restored: it is moved aside to
 ``<step>.incomplete`` and the newest complete checkpoint is used instead.
+
+A complete checkpoint can still be damaged afterwards (a truncated or missing file,
+garbage bytes in the array data, files emptied by a power cut). Every save therefore
+stores a CRC-32 of each array with the checkpoint's JSON side; a restore that cannot
+read the files, or reads arrays whose checksums differ, raises :class:`Damaged`, and
+:func:`lgl_spl.train.resume.restore_newest` falls back to the previous checkpoint.
+A save that fails (no space left, a permission change) raises
+:class:`~lgl_spl.errors.SaveError`; orbax writes into a temporary directory and
+renames it only when complete, so the previous checkpoints are untouched.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 import time
+import zlib
 from typing import Any
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from lgl_spl.errors import ConfigError
+from lgl_spl.errors import ConfigError, SaveError
 
 COMMIT_MARKER = "commit_success.txt"  # written by orbax just before the final rename
 _ITEMS = ("state", "meta")
+_CHECKSUMS = "checksums"  # key of the per-array CRC-32s in a checkpoint's JSON side
+
+
+class Damaged(Exception):
+    """A complete checkpoint whose files cannot be read back as they were written."""
+
+    def __init__(self, step: int, reason: str):
+        super().__init__(f"step {step}: {reason}")
+        self.step = step
+        self.reason = reason
+
+
+def _quiet_closed_loop_callbacks() -> None:
+    """Drop the "Event loop is closed" reports of a failed restore's stray callbacks.
+
+    When a damaged checkpoint fails to restore, orbax closes its event loop while
+    tensorstore still completes the other reads; each completion then raises in
+    ``call_soon_threadsafe`` and Python prints it as an unraisable exception: dozens
+    of tracebacks after the one line that says what happened. Only that error is
+    dropped; every other unraisable exception reaches the previous hook.
+    """
+    previous = sys.unraisablehook
+    if getattr(previous, "_lgl_spl", False):
+        return
+
+    def hook(unraisable):
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook._lgl_spl = True
+    sys.unraisablehook = hook
+
+
+@contextlib.contextmanager
+def _one_line_errors():
+    """Orbax logs a failed save or restore with its traceback before raising; the run
+    reports the failure itself, in one line, so orbax's error logs are held back here."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _first_line(error: BaseException) -> str:
+    """The gist of a library error on one line (tensorstore's spans several, and its spec)."""
+    text = " ".join(str(error).split()).split(" [tensorstore_spec=")[0]
+    return text[:300] or type(error).__name__
+
+
+def checksums(tree: Any) -> list[int]:
+    """A CRC-32 of every leaf's bytes, in ``tree_leaves`` order.
+
+    Device arrays are read from their first local copy: the state is replicated,
+    and a restore places every leaf with the sharding it was saved with.
+    """
+    out = []
+    for x in jax.tree.leaves(tree):
+        if isinstance(x, jax.Array):
+            x = x.addressable_data(0)
+        out.append(zlib.crc32(np.ascontiguousarray(np.asarray(x)).tobytes()))
+    return out
 
 
 def _step_dirs(directory: str) -> dict[int, str]:
@@ -54,20 +132,33 @@ def incomplete_steps(directory: str) -> list[int]:
     )
 
 
+def kept_note(directory: str) -> str:
+    """What a person reads after a failed write: which checkpoint still stands, what to do."""
+    steps = sorted(set(_step_dirs(directory)) - set(incomplete_steps(directory)))
+    if not steps:
+        return "no checkpoint was saved yet; fix the cause and re-run the command"
+    return (
+        f"the checkpoint at step {steps[-1]} is kept; free the space (or fix the "
+        "permissions) and re-run the same command to resume from it"
+    )
+
+
 class Checkpoints:
     def __init__(self, directory: str, *, max_to_keep: int = 2):
+        _quiet_closed_loop_callbacks()
         self.directory = os.path.abspath(directory)
         if jax.process_index() == 0:
             self._set_aside_incomplete()
-        self.manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(
-                max_to_keep=max_to_keep,
-                create=True,
-                enable_async_checkpointing=False,
-                cleanup_tmp_directories=True,
-            ),
-        )
+        with _one_line_errors():  # a damaged step's metadata is reported when it is restored
+            self.manager = ocp.CheckpointManager(
+                self.directory,
+                options=ocp.CheckpointManagerOptions(
+                    max_to_keep=max_to_keep,
+                    create=True,
+                    enable_async_checkpointing=False,
+                    cleanup_tmp_directories=True,
+                ),
+            )
 
     def _set_aside_incomplete(self) -> None:
         for step in incomplete_steps(self.directory):
@@ -81,38 +172,63 @@ class Checkpoints:
                 flush=True,
             )
 
-    def latest_step(self) -> int | None:
-        """The newest *complete* checkpoint's step (None when there is none).
+    def steps(self) -> list[int]:
+        """The *complete* checkpoints' steps, oldest first.
 
         Read from the disk, not only from the manager's listing, so every process of a
         multi-process run agrees even when another one set a step aside meanwhile.
         """
         on_disk = set(_step_dirs(self.directory)) - set(incomplete_steps(self.directory))
-        steps = [s for s in self.manager.all_steps() if s in on_disk]
-        return max(steps) if steps else None
+        return sorted(s for s in self.manager.all_steps() if s in on_disk)
+
+    def latest_step(self) -> int | None:
+        """The newest complete checkpoint's step (None when there is none)."""
+        steps = self.steps()
+        return steps[-1] if steps else None
 
     def save(self, step: int, tree: Any, meta: dict) -> None:
-        self.manager.save(
-            step,
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
-            ),
-            force=True,
-        )
-        self.manager.wait_until_finished()
+        """Save ``tree`` at ``step``; a failure is a :class:`SaveError` and leaves the others."""
+        meta = {**meta, _CHECKSUMS: checksums(tree)}
+        try:
+            with _one_line_errors():
+                self.manager.save(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardSave(tree), meta=ocp.args.JsonSave(meta)
+                    ),
+                    force=True,
+                )
+                self.manager.wait_until_finished()
+        except Exception as e:  # noqa: BLE001 - a full disk, a permission change, …
+            raise SaveError(
+                f"cannot save the checkpoint at step {step} in {self.directory} "
+                f"({type(e).__name__}: {_first_line(e)}); {kept_note(self.directory)}"
+            ) from None
 
     def restore_meta(self, step: int) -> dict:
-        """The JSON side of a checkpoint (step, round, config fingerprint …), read alone."""
+        """The JSON side of a checkpoint (step, round, config fingerprint …), read alone.
+
+        Raises :class:`Damaged` when it cannot be read.
+        """
         try:
-            restored = self.manager.restore(
-                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-            )
-        except Exception as e:  # noqa: BLE001 - reported as one line below
-            raise self._unreadable(step, e) from None
-        return restored["meta"]
+            with _one_line_errors():
+                restored = self.manager.restore(
+                    step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                )
+            meta = restored["meta"]
+            if not isinstance(meta, dict) or "config" not in meta:
+                raise ValueError("its JSON side holds no config")
+        except Exception as e:  # noqa: BLE001 - what the files hold decides, not the library
+            raise Damaged(step, f"{type(e).__name__}: {_first_line(e)}") from None
+        return meta
 
     def restore(self, step: int, like: Any) -> tuple[Any, dict]:
-        """Restore into the structure (and shardings) of ``like``."""
+        """Restore into the structure (and shardings) of ``like``.
+
+        Raises :class:`Damaged` when the files cannot be read or their arrays differ
+        from the checksums saved with them, and :class:`ConfigError` when they are
+        intact but do not fit this run (another structure or shape).
+        """
 
         def abstract(x):
             if isinstance(x, jax.Array):
@@ -120,15 +236,19 @@ class Checkpoints:
             return np.asarray(x)
 
         try:
-            restored = self.manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(jax.tree.map(abstract, like)),
-                    meta=ocp.args.JsonRestore(),
-                ),
-            )
-        except Exception as e:  # noqa: BLE001 - reported as one line below
-            raise self._unreadable(step, e) from None
+            with _one_line_errors():
+                restored = self.manager.restore(
+                    step,
+                    args=ocp.args.Composite(
+                        state=ocp.args.StandardRestore(jax.tree.map(abstract, like)),
+                        meta=ocp.args.JsonRestore(),
+                    ),
+                )
+        except Exception as e:  # noqa: BLE001 - sorted into "damaged" and "does not fit"
+            misfit = self._misfit(step, like)
+            if misfit:
+                raise self._unreadable(step, misfit) from None
+            raise Damaged(step, f"{type(e).__name__}: {_first_line(e)}") from None
         # Orbax checks the shapes of device arrays only; host (numpy) leaves come back as saved.
         got = jax.tree_util.tree_flatten_with_path(restored["state"])[0]
         want = jax.tree_util.tree_leaves(like)
@@ -136,19 +256,61 @@ class Checkpoints:
             if np.shape(a) != np.shape(b):
                 raise self._unreadable(
                     step,
-                    ValueError(
-                        f"{jax.tree_util.keystr(path)} has shape {np.shape(a)} in the checkpoint "
-                        f"but {np.shape(b)} in this run"
-                    ),
+                    f"{jax.tree_util.keystr(path)} has shape {np.shape(a)} in the checkpoint "
+                    f"but {np.shape(b)} in this run",
                 )
-        return restored["state"], restored["meta"]
+        meta = dict(restored["meta"])
+        saved = meta.pop(_CHECKSUMS, None)  # checkpoints written before checksums have none
+        if saved is not None:
+            if len(saved) != len(got):
+                raise Damaged(step, f"{len(saved)} checksums saved for {len(got)} arrays")
+            for (path, _), want_crc, crc in zip(
+                got, saved, checksums(restored["state"]), strict=True
+            ):
+                if want_crc != crc:
+                    raise Damaged(
+                        step, f"the array {jax.tree_util.keystr(path)} differs from its checksum"
+                    )
+        return restored["state"], meta
 
-    def _unreadable(self, step: int, error: Exception) -> ConfigError:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+    def _misfit(self, step: int, like: Any) -> str | None:
+        """Why an intact checkpoint's arrays cannot fit ``like`` (None: they could, or unknown)."""
+        try:
+            with _one_line_errors():
+                saved = self.manager.item_metadata(step)["state"]
+            saved_shapes = {
+                jax.tree_util.keystr(p): tuple(m.shape)
+                for p, m in jax.tree_util.tree_flatten_with_path(saved)[0]
+            }
+        except Exception:  # noqa: BLE001 - unreadable metadata: damage, not a misfit
+            return None
+        wanted = {
+            jax.tree_util.keystr(p): tuple(np.shape(x))
+            for p, x in jax.tree_util.tree_flatten_with_path(like)[0]
+        }
+        if set(saved_shapes) != set(wanted):
+            extra = sorted(set(saved_shapes) ^ set(wanted))
+            return f"the checkpoint and this run hold different arrays ({extra[0]}, …)"
+        for key, shape in wanted.items():
+            if saved_shapes[key] != shape:
+                return f"{key} has shape {saved_shapes[key]} in the checkpoint but {shape} here"
+        return None
+
+    def set_aside(self, steps: list[int], why: str) -> None:
+        """Move step directories to ``<step>.<why>-<time>`` (by process 0; kept, not deleted)."""
+        if jax.process_index() == 0:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for step in steps:
+                src = os.path.join(self.directory, str(step))
+                if os.path.isdir(src):
+                    os.replace(src, f"{src}.{why}-{stamp}")
+        with _one_line_errors():
+            self.manager.reload()
+
+    def _unreadable(self, step: int, reason: str) -> ConfigError:
         return ConfigError(
             f"the checkpoint at step {step} in {self.directory} cannot be restored into this "
-            f"run ({type(error).__name__}: {reason}); resume with the config that made it, "
-            "or use a new --workdir"
+            f"run ({reason}); resume with the config that made it, or use a new --workdir"
         )
 
     def close(self) -> None:

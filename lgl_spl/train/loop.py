@@ -47,9 +47,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     exp = build_experiment(config)
     rs = exp.initial_state()
     ckpt = Checkpoints(os.path.join(workdir, "checkpoints"))
-    start = ckpt.latest_step() or 0
-    if start:
-        rs = _restore(exp, rs, ckpt, start, workdir, allow_config_change)
+    start, rs = _restore(exp, rs, ckpt, workdir, allow_config_change)
     _describe(exp, workdir, start, rs)
     writers = Writers(workdir, resume_step=start, enabled=parallel.is_leader())
     # Only now: a refused resume leaves the workdir's files alone.
@@ -303,25 +301,31 @@ def _drain(pending: list, rs: RunState, step: int, checkpoints: str) -> None:
         )
 
 
-def _restore(exp, rs, ckpt, step: int, workdir: str, allow_config_change: bool) -> RunState:
-    # The config is compared before the arrays are read: a changed config is
-    # reported as such, not as a shape mismatch deep inside orbax.
-    if not allow_config_change:
-        saved = ckpt.restore_meta(step)["config"]
-        resume.refuse_changed_config(exp.fingerprint, workdir, saved)
+def _restore(exp, rs, ckpt, workdir: str, allow_config_change: bool) -> tuple[int, RunState]:
+    """``(step, state)`` of the newest checkpoint that restores, or ``(0, rs)`` without one."""
+
+    def check_meta(meta: dict) -> None:
+        # The config is compared before the arrays are read: a changed config is
+        # reported as such, not as a shape mismatch deep inside orbax.
+        if not allow_config_change:
+            resume.refuse_changed_config(exp.fingerprint, workdir, meta["config"])
+
     like = rs.placeholder(exp.steps_per_round, exp.batch_size, exp.num_classes)
-    tree, meta = ckpt.restore(step, like.tree())
-    return RunState.from_checkpoint(tree, meta)
+    found = resume.restore_newest(ckpt, like.tree(), check_meta)
+    if found is None:
+        return 0, rs
+    step, tree, meta = found
+    return step, RunState.from_checkpoint(tree, meta)
 
 
 def load_checkpoint(exp: Experiment, workdir: str) -> tuple[RunState, int]:
     """The newest checkpoint of ``workdir`` as a :class:`RunState` (for analysis and tests)."""
     ckpt = Checkpoints(os.path.join(workdir, "checkpoints"))
     try:
-        step = ckpt.latest_step()
+        step, rs = _restore(exp, exp.initial_state(), ckpt, workdir, True)
         if not step:
             raise FileNotFoundError(f"no checkpoint in {workdir}")
-        return _restore(exp, exp.initial_state(), ckpt, step, workdir, True), step
+        return rs, step
     finally:
         ckpt.close()
 

@@ -429,6 +429,21 @@ BROKEN_CONFIGS = {
         "def get_config():\n    c = digits_student()\n    c.train.num_step = 5\n    return c\n",
         "line 5: AttributeError: the config has no key 'num_step'; did you mean 'num_steps'?",
     ),
+    # ml_collections wraps a TypeError or ValueError in a new one holding the whole traceback.
+    "user's ValueError": (
+        "def get_config():\n    raise ValueError('my own check failed\\nsecond line')\n",
+        "line 2: ValueError: my own check failed",
+    ),
+    "wrong type": (
+        "from lgl_spl.configlib import digits_student\n\n"
+        "def get_config():\n    c = digits_student()\n    c.train.batch_size = 'x'\n    return c\n",
+        "line 5: TypeError: Could not override field 'batch_size'",
+    ),
+    "project error": (
+        "from lgl_spl.configlib import control_row\n\n"
+        "def get_config():\n    return control_row('fashion_mnist,spl,sym7')\n",
+        "line 4: 'fashion_mnist,spl,sym7': expected DATASET,METHOD[,NOISE[,BUDGET]]",
+    ),
 }
 
 
@@ -441,6 +456,23 @@ def test_broken_config_file_is_one_line_naming_file_and_line(run_main, tmp_path,
     assert code == 2 and "Traceback" not in err, err
     (line,) = error_lines(err)
     assert line.startswith(f"error: cannot load the config file {path}, "), line
+    assert message in line, line
+
+
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("configs/cpu/control.py:bogus", "expected DATASET,METHOD[,NOISE[,BUDGET]]"),
+        ("configs/cpu/control.py:mnist,spl", "DATASET must be one of"),
+        ("configs/cpu/control.py:fashion_mnist,nomethod", "unknown method 'nomethod'"),
+        ("configs/digits_random.py:arg", "TypeError: get_config() takes 0 positional"),
+    ],
+)
+def test_config_argument_errors_are_one_line_naming_the_file(run_main, tmp_path, arg, message):
+    code, err, _ = run_main(f"--config={arg}", f"--workdir={tmp_path / 'run'}")
+    assert code == 2 and "Traceback" not in err, err
+    (line,) = error_lines(err)
+    assert line.startswith(f"error: cannot load the config file {arg.partition(':')[0]}"), line
     assert message in line, line
 
 
