@@ -17,7 +17,11 @@ class Method:
     name: str
     build: Callable  # (method_cfg, SamplerContext) -> sampler
     fields: Mapping[str, Field]
-    embedding: bool = False  # the loop runs an embedding learner beside the student
+    # Auxiliary learners the loop trains beside the student, by name (lgl_spl.train.auxiliary).
+    auxiliary: tuple[str, ...] = ()
+    # (method_cfg, SamplerContext) -> StepSelector: the plan hands each step candidates and
+    # the step keeps some of them (docs/design.md §2); None: the step trains on its whole row.
+    step_selector: Callable | None = None
 
     def defaults(self) -> dict:
         return {key: field.default for key, field in self.fields.items()}
@@ -34,7 +38,7 @@ METHODS = {
         Method("spl", _self_paced("spl"), self_paced.SPL_FIELDS),
         Method("spl_inv", _self_paced("spl_inv"), self_paced.SPL_FIELDS),
         Method("spld", _self_paced("spld"), self_paced.SPLD_FIELDS),
-        Method("advise", advise.make_advise_sampler, advise.FIELDS, embedding=True),
+        Method("advise", advise.make_advise_sampler, advise.FIELDS, auxiliary=("embedding",)),
         Method("lgl", lgl.LGLSampler, lgl.FIELDS),
     )
 }

@@ -161,3 +161,17 @@ def check_workdir(workdir: str) -> None:
         os.remove(probe)
     except OSError as e:
         raise ConfigError(f"workdir {workdir!r} cannot be written: {e.strerror or e}") from None
+
+
+def validate_step_selector(selector, batch: int, device_count: int) -> None:
+    """A step-level selector keeps ``batch`` of its candidates, sharded over the devices."""
+    m = int(selector.candidates)
+    if m < batch:
+        raise ConfigError(
+            f"a step's candidates ({m}) must be at least train.batch_size ({batch}): the "
+            "step keeps train.batch_size of them"
+        )
+    if m % device_count:
+        raise ConfigError(
+            f"a step's candidates ({m}) must be divisible by the {device_count} devices"
+        )
