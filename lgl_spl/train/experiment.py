@@ -9,10 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgl_spl import configlib, models, parallel
 from lgl_spl import data as data_lib
+from lgl_spl import models, parallel
 from lgl_spl.samplers import SamplerContext, get_method, make_sampler
 from lgl_spl.timing import PhaseTimer
+from lgl_spl.train import run_length
 from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
@@ -26,7 +27,7 @@ from lgl_spl.util import ceil_div
 
 @dataclasses.dataclass
 class Experiment:
-    config: object  # resolved against the data (configlib.resolve)
+    config: object  # resolved against the data (train.run_length.resolve)
     fingerprint: dict  # of the config as given: what a resumed run must match
     mesh: object
     dataset: data_lib.Dataset
@@ -114,13 +115,14 @@ def build_experiment(config) -> Experiment:
     """Load the data and build every fixed part of the run (the slow set-up).
 
     The experiment's config is ``config`` resolved against the data
-    (``configlib.resolve``: run length, evaluation cadence, schedule, LGL's budget).
+    (``train.run_length.resolve``: run length, evaluation cadence, schedule, the
+    method's derived settings).
     """
     mesh = parallel.make_mesh(int(config.train.num_devices))
     dataset = data_lib.load(config.data, seed=config.seed)
     validate_run(config, dataset, mesh.size)
     fingerprint = config_fingerprint(config)
-    config = configlib.resolve(
+    config = run_length.resolve(
         config, num_train=int(dataset.y_train.shape[0]), num_classes=int(dataset.num_classes)
     )
     ds = dataset
