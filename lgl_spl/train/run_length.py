@@ -9,15 +9,10 @@ ADVisE's embedding steps). docs/design.md §6.
 
 from __future__ import annotations
 
-import math
-
 import ml_collections
 
+from lgl_spl.configlib import steps_per_epoch
 from lgl_spl.samplers import get_method
-
-
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-    return math.ceil(num_examples / batch_size)
 
 
 def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.ConfigDict:
