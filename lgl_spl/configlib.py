@@ -13,69 +13,19 @@ import math
 from typing import Any
 
 import ml_collections
-import numpy as np
 
-from lgl_spl.core.lgl import stage_sizes
+from lgl_spl import settings
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import get_method
-from lgl_spl.samplers.schema import check_block
+from lgl_spl.settings import check_block
 
 
 def base_config() -> ml_collections.ConfigDict:
-    c = ml_collections.ConfigDict()
-    c.seed = 0
-
-    c.method = ml_collections.ConfigDict()
-    c.method.name = "random"
-
-    c.data = ml_collections.ConfigDict()
-    c.data.name = "digits"
-    c.data.npz_path = ""  # local arrays instead of tfds when set
-    c.data.data_dir = ""  # tfds data_dir ('' = tfds's default)
-    c.data.train_limit = 0  # 0 = all; else the first N after a seeded shuffle
-    c.data.test_limit = 0  # 0 = all; else N test examples, the same subset for every run
-    c.data.val_fraction = 0.0  # carved from train; model selection never looks at test
-    c.data.label_noise = 0.0  # fraction of training labels flipped (never val or test)
-    c.data.label_noise_type = "symmetric"  # symmetric: to any other class; pair: c -> c+1
-    c.data.toy_layout = "separable"
-    c.data.svhn_extra = False
-    c.data.augment = "default"  # the paper's for this dataset | "none" | "crop_flip"
-    c.data.image_size = 0  # host-decoded sources (imagenet): side length; 0 = default
-    c.data.num_workers = -1  # host-decoded sources: decoding processes (-1: cores − 2; 0: threads)
-    c.data.prefetch = 0  # host-decoded sources: batches decoded ahead (0: auto)
-    c.data.chunk = 64  # host-decoded sources: images per decoding work item
-
-    c.model = ml_collections.ConfigDict()
-    c.model.name = "lenet"
-    c.model.width = 1.0
-    c.model.kwargs = ml_collections.ConfigDict()
-
-    c.train = ml_collections.ConfigDict()
-    # Run length: num_epochs (passes over the training set) when > 0, else num_steps. For
-    # `lgl` it is the baseline's run; method.budget turns it into LGL's (see resolve()).
-    c.train.num_steps = 1000
-    c.train.num_epochs = 0.0
-    c.train.batch_size = 128
-    c.train.eval_every = 200  # steps
-    c.train.eval_every_epochs = 0.0  # when > 0, replaces eval_every
-    c.train.eval_batch_size = 1000
-    c.train.num_devices = 0  # 0 = every device of every process
-    c.train.log_every = 100
-    c.train.checkpoint_every = 0  # steps; 0 = at every evaluation
-    c.train.eval_train_loss = False  # also log full_train_loss: every example, every class
-    c.train.optimizer = "sgd"
-    c.train.learning_rate = 0.1
-    c.train.momentum = 0.9
-    c.train.nesterov = False
-    c.train.weight_decay = 5e-4
-    c.train.lr_schedule = "constant"  # constant | piecewise | exponential | cosine
-    c.train.lr_milestones = ()  # piecewise: fractions of the run (0.3 = 30 % of the way)
-    c.train.lr_boundaries = ()  # piecewise: steps (used when lr_milestones is empty)
-    c.train.lr_decay_factor = 0.1
-    c.train.lr_decay_epochs = 0.0  # exponential: decay every this many epochs (when > 0)
-    c.train.lr_decay_steps = 0  # exponential: every this many steps; cosine: over them (0: run)
-    c.train.lr_decay_rate = 1.0
-    c.train.compute_dtype = "float32"  # or bfloat16 (parameters and optimiser stay float32)
+    """Every key at its default (``lgl_spl.settings``), the method ``random``; locked."""
+    c = ml_collections.ConfigDict(settings.defaults(settings.TOP))
+    c.method = ml_collections.ConfigDict({"name": "random"})
+    for name, fields in settings.BLOCKS.items():
+        c[name] = ml_collections.ConfigDict(settings.defaults(fields))
     c.lock()
     return c
 
@@ -206,39 +156,12 @@ def set_method(c, name: str, **overrides):
 def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.ConfigDict:
     """The config with everything derived from the run length filled in (a new copy).
 
-    Run when the data are loaded (``num_train`` is the training set after
-    ``train_limit`` and the validation split), so command-line overrides stay
-    coherent: the run length in epochs or steps, then from it the evaluation
-    cadence, the learning-rate milestones and decay, and LGL's budget and per-stage
-    schedule. LGL's run length is the baseline's: ``method.budget = "paper"`` gives
-    every stage the baseline's full schedule over its classes (the baseline's steps ×
-    Σ cumulative stage sizes / C), ``"fair"`` splits the baseline's steps over the stages.
+    Kept for callers of the old name: the training side owns it now
+    (:func:`lgl_spl.train.run_length.resolve`).
     """
-    c = ml_collections.ConfigDict(config.to_dict())
-    t = c.train
-    per_epoch = steps_per_epoch(num_train, int(t.batch_size))
-    if float(t.get("num_epochs", 0.0)) > 0:
-        t.num_steps = max(1, round(float(t.num_epochs) * per_epoch))
-    baseline = int(t.num_steps)
-    if float(t.get("eval_every_epochs", 0.0)) > 0:
-        t.eval_every = max(1, round(float(t.eval_every_epochs) * per_epoch))
-    if t.get("lr_milestones", ()):
-        t.lr_boundaries = tuple(round(float(f) * baseline) for f in t.lr_milestones)
-    if float(t.get("lr_decay_epochs", 0.0)) > 0:
-        t.lr_decay_steps = max(1, round(float(t.lr_decay_epochs) * per_epoch))
-    if t.get("lr_schedule") == "cosine" and not int(t.get("lr_decay_steps", 0)):
-        t.lr_decay_steps = baseline
-    m = c.method
-    if m.name == "advise" and int(m.embed_steps) < 0:  # the whole run, interleaved
-        m.embed_steps = baseline // int(m.student_steps_per_embed_step)
-    if m.name == "lgl":
-        if not int(m.schedule_steps):
-            m.schedule_steps = baseline
-        if m.budget == "paper":
-            sizes = stage_sizes(num_classes, int(m.num_stages))
-            t.num_steps = round(baseline * sum(np.cumsum(sizes)) / num_classes)
-    c.lock()
-    return c
+    from lgl_spl.train.run_length import resolve as resolve_run
+
+    return resolve_run(config, num_train=num_train, num_classes=num_classes)
 
 
 def digits_student():

@@ -70,11 +70,11 @@ class InputOptions:
 
     @classmethod
     def from_config(cls, data_cfg) -> InputOptions:
-        """From ``data_cfg`` (absent keys: the defaults above)."""
-        get = getattr(data_cfg, "get", None)
-        if get is None:
-            return cls()
-        return cls(int(get("num_workers", AUTO)), int(get("prefetch", 0)), int(get("chunk", 64)))
+        """From a config's ``data`` block (absent keys: their declared defaults)."""
+        from lgl_spl import settings
+
+        cfg = settings.complete(data_cfg, settings.DATA)
+        return cls(int(cfg.num_workers), int(cfg.prefetch), int(cfg.chunk))
 
     def __post_init__(self):
         if self.num_workers < AUTO:

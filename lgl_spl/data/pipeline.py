@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lgl_spl import settings
 from lgl_spl.data.dataset import Dataset
 from lgl_spl.data.random_access import RandomAccessSource
 from lgl_spl.data.sources import (
@@ -23,16 +24,14 @@ KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES
 
 def _raw(cfg, seed: int) -> Raw:
     name = cfg.name
-    if cfg.get("npz_path", ""):
+    if cfg.npz_path:
         return load_npz(cfg.npz_path)
     if name == "digits":
         return load_digits(seed=seed)
     if name == "toy":
-        return load_toy(layout=cfg.get("toy_layout", "separable"), seed=seed)
+        return load_toy(layout=cfg.toy_layout, seed=seed)
     if name in TFDS_NAMES:
-        return load_tfds(
-            name, data_dir=cfg.get("data_dir", ""), svhn_extra=cfg.get("svhn_extra", False)
-        )
+        return load_tfds(name, data_dir=cfg.data_dir, svhn_extra=cfg.svhn_extra)
     raise ConfigError(f"unknown dataset {name!r}; choose one of {', '.join(KNOWN_DATASETS)}")
 
 
@@ -69,16 +68,16 @@ def _split(x, y, cfg, seed: int, num_classes: int):
     test labels are never read here. Returns the clean training labels too.
     """
     order = np.random.default_rng([seed, 1]).permutation(len(y))
-    limit = int(cfg.get("train_limit", 0))
+    limit = int(cfg.train_limit)
     if limit:
         order = order[:limit]
     x, y = x[order], y[order]
-    n_val = int(round(float(cfg.get("val_fraction", 0.0)) * len(y)))
+    n_val = int(round(float(cfg.val_fraction) * len(y)))
     x_val, y_val, x, y = x[:n_val], y[:n_val], x[n_val:], y[n_val:]
     clean = y
-    noise = float(cfg.get("label_noise", 0.0))
+    noise = float(cfg.label_noise)
     if noise:
-        kind = cfg.get("label_noise_type", "symmetric")
+        kind = cfg.label_noise_type
         y = add_label_noise(y, noise, num_classes, seed, kind)
     return x, y, x_val, y_val, clean
 
@@ -92,15 +91,20 @@ def _test_subset(x, y, limit: int):
 
 
 def load(cfg, *, seed: int = 0) -> Dataset:
-    """Load ``cfg.name`` (or ``cfg.npz_path``) into a ``Dataset``."""
-    if cfg.name in HOST_NAMES and not cfg.get("npz_path", ""):
+    """Load ``cfg.name`` (or ``cfg.npz_path``) into a ``Dataset``.
+
+    ``cfg`` is a config's ``data`` block; keys it lacks take their declared defaults
+    (``lgl_spl.settings.DATA``).
+    """
+    cfg = settings.complete(cfg, settings.DATA)
+    if cfg.name in HOST_NAMES and not cfg.npz_path:
         return _load_host(cfg, seed)
     raw = _raw(cfg, seed)
     num_classes = len(raw.label_names)
     x, y, x_val, y_val, clean = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
     if len(y) == 0:
         raise ConfigError(f"dataset {cfg.name!r}: no training examples left after the splits")
-    x_test, y_test = _test_subset(raw.x_test, raw.y_test, int(cfg.get("test_limit", 0)))
+    x_test, y_test = _test_subset(raw.x_test, raw.y_test, int(cfg.test_limit))
     return Dataset(
         x_train=x,
         y_train=y.astype(np.int32),
@@ -111,19 +115,17 @@ def load(cfg, *, seed: int = 0) -> Dataset:
         num_classes=num_classes,
         label_names=raw.label_names,
         name=cfg.name,
-        y_train_clean=clean.astype(np.int32) if float(cfg.get("label_noise", 0.0)) else None,
+        y_train_clean=clean.astype(np.int32) if float(cfg.label_noise) else None,
     )
 
 
 def _load_host(cfg, seed: int) -> Dataset:
     """ImageNet: labels read without decoding an image; images decoded on the host per batch."""
-    size = int(cfg.get("image_size", 0)) or 224
-    train = RandomAccessSource(cfg.name, "train", data_dir=cfg.get("data_dir", ""), image_size=size)
-    test = RandomAccessSource(
-        cfg.name, "validation", data_dir=cfg.get("data_dir", ""), image_size=size
-    )
+    size = int(cfg.image_size) or 224
+    train = RandomAccessSource(cfg.name, "train", data_dir=cfg.data_dir, image_size=size)
+    test = RandomAccessSource(cfg.name, "validation", data_dir=cfg.data_dir, image_size=size)
     order = np.random.default_rng([seed, 1]).permutation(len(train))
-    limit = int(cfg.get("train_limit", 0))
+    limit = int(cfg.train_limit)
     if limit:
         order = order[:limit]
     train = train.subset(np.sort(order))

@@ -1,6 +1,14 @@
 """Host-side schedulers: pure state machines that turn signals into index arrays."""
 
-from lgl_spl.samplers.base import RoundPlan, Sampler, Signals, fill_round, round_rng, stream_key
+from lgl_spl.samplers.base import (
+    RoundPlan,
+    Sampler,
+    Signals,
+    StepSelector,
+    fill_round,
+    round_rng,
+    stream_key,
+)
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.lgl import LGLSampler
 from lgl_spl.samplers.registry import (
@@ -25,6 +33,7 @@ __all__ = [
     "SamplerContext",
     "SelfPacedSampler",
     "Signals",
+    "StepSelector",
     "fill_round",
     "get_method",
     "make_sampler",

@@ -54,6 +54,13 @@ EMBEDDING_FIELDS = {
 FIELDS = {**PACE_FIELDS, **CLUSTER_FIELDS, **EMBEDDING_FIELDS}
 
 
+def derive(m, train, *, baseline: int, num_classes: int) -> None:
+    """``embed_steps = -1``: one embedding step every k student steps of the whole run."""
+    del train, num_classes
+    if int(m.embed_steps) < 0:
+        m.embed_steps = baseline // int(m.student_steps_per_embed_step)
+
+
 def check_fits_data(cfg, ctx: SamplerContext) -> None:
     """M clusters must fit in one neighbourhood: the seed and M−1 clusters of other classes."""
     k, m = int(cfg.num_clusters), int(cfg.clusters_per_batch)

@@ -11,6 +11,7 @@ It returns a ``RoundPlan`` and its new state. All randomness comes from
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import jax
@@ -50,6 +51,19 @@ class RoundPlan:
     info: dict[str, Any]  # JSON-able facts for metrics.jsonl (selected_fraction, …)
     schedule_scale: float = 1.0  # schedule step = (step − schedule_start) × scale
     reinit_classes: np.ndarray | None = None  # [C] bool: head rows to re-initialise now (LGL)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSelector:
+    """A step-level selector and the candidates a step scores (docs/design.md §2).
+
+    With one, a method's plans are ``[steps, candidates]`` wide; the train step scores
+    each row in eval mode and updates on the batch ``select`` picks from it
+    (``lgl_spl.core.step_selection``).
+    """
+
+    select: Callable  # (Candidates, k) -> [k] int32 positions; pure and jittable
+    candidates: int  # per step, ≥ the batch size
 
 
 class Sampler(Protocol):

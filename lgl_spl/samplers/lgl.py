@@ -45,6 +45,21 @@ FIELDS = {
 }
 
 
+def derive(m, train, *, baseline: int, num_classes: int) -> None:
+    """LGL's settings derived from the baseline's run (``train.run_length.resolve``).
+
+    The schedule restarts over ``schedule_steps`` (0: the baseline's run). ``budget =
+    "paper"`` gives every stage the baseline's full schedule over its classes: the run
+    is the baseline's steps × Σ cumulative stage sizes / C; ``"fair"`` splits the
+    baseline's steps over the stages (the run stays the baseline's).
+    """
+    if not int(m.schedule_steps):
+        m.schedule_steps = baseline
+    if m.budget == "paper":
+        sizes = core.stage_sizes(num_classes, int(m.num_stages))
+        train.num_steps = round(baseline * sum(np.cumsum(sizes)) / num_classes)
+
+
 class LGLSampler:
     def __init__(self, cfg, ctx: SamplerContext):
         self.ctx = ctx

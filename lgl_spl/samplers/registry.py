@@ -17,7 +17,14 @@ class Method:
     name: str
     build: Callable  # (method_cfg, SamplerContext) -> sampler
     fields: Mapping[str, Field]
-    embedding: bool = False  # the loop runs an embedding learner beside the student
+    # Auxiliary learners the loop trains beside the student, by name (lgl_spl.train.auxiliary).
+    auxiliary: tuple[str, ...] = ()
+    # (method_cfg, SamplerContext) -> StepSelector: the plan hands each step candidates and
+    # the step keeps some of them (docs/design.md §2); None: the step trains on its whole row.
+    step_selector: Callable | None = None
+    # (method_cfg, train_cfg, *, baseline, num_classes) -> None: settings derived from the run
+    # length once the data are loaded (train.run_length.resolve); None: nothing to derive.
+    derive: Callable | None = None
 
     def defaults(self) -> dict:
         return {key: field.default for key, field in self.fields.items()}
@@ -34,8 +41,14 @@ METHODS = {
         Method("spl", _self_paced("spl"), self_paced.SPL_FIELDS),
         Method("spl_inv", _self_paced("spl_inv"), self_paced.SPL_FIELDS),
         Method("spld", _self_paced("spld"), self_paced.SPLD_FIELDS),
-        Method("advise", advise.make_advise_sampler, advise.FIELDS, embedding=True),
-        Method("lgl", lgl.LGLSampler, lgl.FIELDS),
+        Method(
+            "advise",
+            advise.make_advise_sampler,
+            advise.FIELDS,
+            auxiliary=("embedding",),
+            derive=advise.derive,
+        ),
+        Method("lgl", lgl.LGLSampler, lgl.FIELDS, derive=lgl.derive),
     )
 }
 SAMPLERS = METHODS  # the known method names

@@ -9,24 +9,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgl_spl import configlib, models, parallel
 from lgl_spl import data as data_lib
+from lgl_spl import models, parallel
 from lgl_spl.samplers import SamplerContext, get_method, make_sampler
 from lgl_spl.timing import PhaseTimer
-from lgl_spl.train.embedding import EmbeddingLearner
+from lgl_spl.train import run_length
+from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.resume import config_fingerprint
 from lgl_spl.train.run_state import RunState
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import Steps, make_steps
-from lgl_spl.train.validate import validate_run
+from lgl_spl.train.validate import validate_run, validate_step_selector
 from lgl_spl.util import ceil_div
 
 
 @dataclasses.dataclass
 class Experiment:
-    config: object  # resolved against the data (configlib.resolve)
+    config: object  # resolved against the data (train.run_length.resolve)
     fingerprint: dict  # of the config as given: what a resumed run must match
     mesh: object
     dataset: data_lib.Dataset
@@ -39,7 +40,8 @@ class Experiment:
     test_feed: object
     val_feed: object | None
     sampler: object
-    embedder: EmbeddingLearner | None
+    auxiliaries: tuple[AuxiliaryLearner, ...]  # trained beside the student (the method's)
+    step_selector: object | None  # samplers.StepSelector: the plan hands steps candidates
     evaluator: Evaluator
     timer: PhaseTimer
     init_key: jax.Array
@@ -64,6 +66,17 @@ class Experiment:
     @property
     def steps_per_round(self) -> int:
         return ceil_div(self.num_train, self.batch_size)
+
+    @property
+    def plan_width(self) -> int:
+        """Examples a step is handed: the batch, or a step-level selector's candidates."""
+        if self.step_selector is None:
+            return self.batch_size
+        return int(self.step_selector.candidates)
+
+    def auxiliary(self, name: str) -> AuxiliaryLearner | None:
+        """The auxiliary learner called ``name`` (None when the method has none)."""
+        return next((a for a in self.auxiliaries if a.name == name), None)
 
     @property
     def num_rounds(self) -> int:
@@ -94,7 +107,7 @@ class Experiment:
         return RunState(
             train=parallel.put_replicated(train, self.mesh),
             sampler=self.sampler.init(),
-            embedding=self.embedder.init() if self.embedder is not None else {},
+            aux={a.name: a.init() for a in self.auxiliaries},
         )
 
 
@@ -102,13 +115,14 @@ def build_experiment(config) -> Experiment:
     """Load the data and build every fixed part of the run (the slow set-up).
 
     The experiment's config is ``config`` resolved against the data
-    (``configlib.resolve``: run length, evaluation cadence, schedule, LGL's budget).
+    (``train.run_length.resolve``: run length, evaluation cadence, schedule, the
+    method's derived settings).
     """
     mesh = parallel.make_mesh(int(config.train.num_devices))
     dataset = data_lib.load(config.data, seed=config.seed)
     validate_run(config, dataset, mesh.size)
     fingerprint = config_fingerprint(config)
-    config = configlib.resolve(
+    config = run_length.resolve(
         config, num_train=int(dataset.y_train.shape[0]), num_classes=int(dataset.num_classes)
     )
     ds = dataset
@@ -125,24 +139,15 @@ def build_experiment(config) -> Experiment:
     )
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
+    method = get_method(config.method.name)
+    selector = method.step_selector(config.method, ctx) if method.step_selector else None
+    if selector is not None:
+        validate_step_selector(selector, ctx.batch_size, mesh.size)
     feeder = functools.partial(make_feeder, mesh=mesh, data_cfg=config.data, seed=ctx.seed)
     train_feed = feeder(ds.x_train, ds.y_train, ds.train_source)
     test_feed = feeder(ds.x_test, ds.y_test, ds.test_source)
-    embedder = None
-    if get_method(config.method.name).embedding:
-        embedder = EmbeddingLearner(
-            config.method,
-            dataset_name=config.data.name,
-            feed=train_feed,
-            labels=ctx.labels,
-            num_classes=ctx.num_classes,
-            seed=ctx.seed,
-            steps_per_round=ctx.steps_per_round,
-            mesh=mesh,
-            timer=timer,
-            heldout=test_feed,
-            compute_dtype=config.train.compute_dtype,
-        )
+    parts = {"context": ctx, "mesh": mesh, "train_feed": train_feed, "test_feed": test_feed}
+    auxiliaries = build_auxiliaries(method.auxiliary, config, parts)
     spec = data_lib.default_augment(config.data.name, config.data.augment)
     model = models.get_model(
         config.model.name,
@@ -160,6 +165,8 @@ def build_experiment(config) -> Experiment:
         spec,
         mesh,
         host_batches=train_feed.host_batches,
+        selector=selector.select if selector is not None else None,
+        batch_size=ctx.batch_size,
     )
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(
@@ -176,7 +183,8 @@ def build_experiment(config) -> Experiment:
         test_feed=test_feed,
         val_feed=feeder(ds.x_val, ds.y_val, None) if len(ds.y_val) else None,
         sampler=sampler,
-        embedder=embedder,
+        auxiliaries=auxiliaries,
+        step_selector=selector,
         evaluator=Evaluator(
             steps, mesh, eval_batch_size=int(config.train.eval_batch_size), timer=timer
         ),

@@ -115,7 +115,7 @@ def make_feeder(x, y, source, mesh, *, data_cfg=None, seed: int = 0):
     if source is None:
         return DeviceFeeder(x, y, mesh)
     name = data_cfg.name if data_cfg is not None else ""
-    choice = data_cfg.get("augment", "default") if data_cfg is not None else "none"
+    choice = data_cfg.augment if data_cfg is not None else "none"
     return StreamingHostFeeder(
         source,
         y,

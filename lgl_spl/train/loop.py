@@ -4,14 +4,17 @@ Set-up (data, model, method) is :mod:`lgl_spl.train.experiment`; what is carried
 from step to step and checkpointed is :class:`~lgl_spl.train.run_state.RunState`;
 passes over a split are the :class:`~lgl_spl.train.evaluator.Evaluator`'s; files
 are the :class:`~lgl_spl.train.writers.Writers`'. Here: rounds (the method's
-plan, then a round of jitted student steps), evaluations, checkpoints, the console.
+plan, then a round of jitted student steps) driven by a :class:`Session`, whose
+periodic actions (evaluate, round record, log line, checkpoint) follow each step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +22,6 @@ import numpy as np
 
 from lgl_spl import models, parallel
 from lgl_spl.configlib import flatten
-from lgl_spl.samplers import Signals
 from lgl_spl.train import console, resume
 from lgl_spl.train.checkpoints import Checkpoints
 from lgl_spl.train.console import Progress
@@ -53,9 +55,8 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     # Only now: a refused resume leaves the workdir's files alone.
     writers.run_files(flatten(exp.config), exp.run_info())  # the resolved config
     writers.label_noise(exp.dataset)
-    if start == 0 and exp.embedder is not None:
-        with exp.timer.timed("evaluation"):
-            writers.snapshot(0, exp.embedder.snapshot(rs.embedding))
+    if start == 0:
+        _snapshots(exp, rs, 0, writers)
     t0 = time.time()
     rows: list[dict] = []
     preemption = parallel.PreemptionWatch()
@@ -75,103 +76,178 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
 
 
 def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0):
-    """The steps from ``start`` to the end: rounds, evaluations, log lines, checkpoints."""
-    progress = Progress(exp.num_steps, int(exp.config.train.log_every), start_step=start)
-    pending = []  # device scalars of the steps not yet summed on the host
-    step, mask, batches = start, None, None
+    """The steps from ``start`` to the end, in a :class:`Session`."""
     if start < exp.num_steps:
         console.info("compiling the train step (the first steps are slower)")
+    session = Session(exp, rs, start, ckpt=ckpt, writers=writers, rows=rows, t0=t0)
     try:
-        while step < exp.num_steps:
-            step, mask, batches = _step(exp, rs, step, mask, batches, pending)
-            stop = preemption.reached(step)
-            _after_step(exp, rs, step, stop, progress, pending, ckpt, writers, rows, t0)
-            if stop:
-                raise _Preempted(step)
+        while session.step < exp.num_steps:
+            session.train_step()
+            session.stopping = preemption.reached(session.step)
+            session.after_step()
+            if session.stopping:
+                raise _Preempted(session.step)
     finally:
-        if batches is not None:
-            batches.close()  # a host stream's decoding workers
+        session.close()
 
 
-def _step(exp: Experiment, rs: RunState, step: int, mask, batches, pending):
-    """One student update (the round is set up first when one starts)."""
-    spr = exp.steps_per_round
-    round_index = step // spr
-    if rs.plan is None or round_index != rs.round:
-        start_round(exp, rs, round_index)
-        mask = None
-    if mask is None:  # a new round, or the round a resumed run continues
-        mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
-        if batches is not None:
-            batches.close()
-        first = round_index * spr
-        batches = exp.train_feed.round_batches(
-            rs.plan.indices,
-            first_step=first,
-            start=step - first,
-            stop=min(spr, exp.num_steps - first),
+@dataclasses.dataclass(frozen=True)
+class Periodic:
+    """An action the loop runs after a step when it is due (the step's metrics are read
+    from the devices first)."""
+
+    name: str
+    due: Callable[[Session, int], bool]
+    run: Callable[[Session, int], None]
+
+
+class Session:
+    """The loop's working state between steps, and its periodic actions.
+
+    It holds what one process needs from step to step but does not checkpoint: the
+    round's batches and class mask on the devices, the metrics dicts of the steps not
+    yet read, the console's progress and the evaluation rows written so far.
+    :attr:`ACTIONS` is what happens after a step, in order.
+    """
+
+    def __init__(self, exp: Experiment, rs: RunState, start: int, *, ckpt, writers, rows, t0):
+        self.exp, self.rs, self.step = exp, rs, start
+        self.ckpt, self.writers, self.rows, self.t0 = ckpt, writers, rows, t0
+        self.progress = Progress(exp.num_steps, int(exp.config.train.log_every), start_step=start)
+        self.pending: list[dict] = []  # the metrics dicts of steps not yet drained
+        self.mask = None  # the round's class mask, on the devices
+        self.batches = None  # the round's step arguments, in order
+        self.stopping = False  # SIGTERM: checkpoint after this step, then stop
+        self.logged = (None, None)  # the last log line's (loss, lr), for the progress line
+        train = exp.config.train
+        self.eval_every = int(train.eval_every)
+        self.checkpoint_every = int(train.checkpoint_every) or self.eval_every
+
+    # ---- one step ---------------------------------------------------------------------
+
+    def train_step(self) -> None:
+        """One student update (the round is set up first when one starts)."""
+        exp, rs, step = self.exp, self.rs, self.step
+        spr = exp.steps_per_round
+        round_index = step // spr
+        if rs.plan is None or round_index != rs.round:
+            start_round(exp, rs, round_index)
+            self.mask = None
+        if self.mask is None:  # a new round, or the round a resumed run continues
+            self.mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
+            if self.batches is not None:
+                self.batches.close()
+            first = round_index * spr
+            self.batches = exp.train_feed.round_batches(
+                rs.plan.indices,
+                first_step=first,
+                start=step - first,
+                stop=min(spr, exp.num_steps - first),
+            )
+        i = step - round_index * spr
+        with exp.timer.timed("input"):
+            data = next(self.batches)
+        rs.train, metrics = exp.steps.train(
+            rs.train,
+            *data,
+            parallel.put_batch(rs.plan.weights[i], exp.mesh),
+            exp.step_key,
+            jnp.float32(rs.schedule_step(step)),
+            self.mask,
         )
-    i = step - round_index * spr
-    with exp.timer.timed("input"):
-        data = next(batches)
-    rs.train, out = exp.steps.train(
-        rs.train,
-        *data,
-        parallel.put_batch(rs.plan.weights[i], exp.mesh),
-        exp.step_key,
-        jnp.float32(rs.schedule_step(step)),
-        mask,
-    )
-    pending.append((out["loss"], out["weight"]))
-    return step + 1, mask, batches
+        self.pending.append(metrics)
+        self.step = step + 1
 
+    def after_step(self) -> None:
+        """The due actions of :attr:`ACTIONS` (the steps' metrics read first), then progress."""
+        step = self.step
+        due = [a for a in self.ACTIONS if a.due(self, step)]
+        if due and self.pending:
+            _drain(self.pending, self.rs, step, self.ckpt.directory)
+        self.logged = (None, None)
+        for action in due:
+            action.run(self, step)
+        self.progress.update(step, self.rs.round, *self.logged)
 
-def _after_step(exp, rs, step: int, stop: bool, progress, pending, ckpt, writers, rows, t0):
-    """What follows a step: losses to the host, evaluation, round record, log line, checkpoint."""
-    cfg = exp.config.train
-    eval_every = int(cfg.eval_every)
-    ckpt_every = int(cfg.checkpoint_every) or eval_every
-    evaluate_now = step % eval_every == 0 or step == exp.num_steps
-    save_now = evaluate_now or step % ckpt_every == 0 or stop
-    round_ends = step % exp.steps_per_round == 0 or step == exp.num_steps
-    if pending and (save_now or round_ends or progress.due(step)):
-        _drain(pending, rs, step, ckpt.directory)
-    if evaluate_now:
-        rows.append(evaluate(exp, rs, step, t0))
-        writers.evaluation(rows[-1])
-        if exp.embedder is not None:
-            with exp.timer.timed("evaluation"):
-                writers.snapshot(step, exp.embedder.snapshot(rs.embedding))
-    if round_ends:
-        writers.round(_round_row(exp, rs, step))
-    loss = lr = None
-    if progress.due(step):
+    def close(self) -> None:
+        if self.batches is not None:
+            self.batches.close()  # a host stream's decoding workers
+
+    # ---- when --------------------------------------------------------------------------
+
+    def evaluation_due(self, step: int) -> bool:
+        return step % self.eval_every == 0 or step == self.exp.num_steps
+
+    def round_ends(self, step: int) -> bool:
+        return step % self.exp.steps_per_round == 0 or step == self.exp.num_steps
+
+    def log_due(self, step: int) -> bool:
+        return self.progress.due(step)
+
+    def checkpoint_due(self, step: int) -> bool:
+        return self.evaluation_due(step) or step % self.checkpoint_every == 0 or self.stopping
+
+    # ---- what ----------------------------------------------------------------------------
+
+    def evaluate(self, step: int) -> None:
+        self.rows.append(evaluate(self.exp, self.rs, step, self.t0))
+        self.writers.evaluation(self.rows[-1])
+        _snapshots(self.exp, self.rs, step, self.writers)
+
+    def record_round(self, step: int) -> None:
+        self.writers.round(_round_row(self.exp, self.rs, step))
+
+    def log(self, step: int) -> None:
+        exp, rs = self.exp, self.rs
         lr = float(exp.schedule(rs.schedule_step(step)))
         loss = rs.meters.take("log")
-        writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
-    progress.update(step, rs.round, loss, lr)
-    if save_now:
-        with exp.timer.timed("checkpointing"):
-            ckpt.save(step, rs.tree(), rs.meta(step, exp.fingerprint))
+        self.writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
+        self.logged = (loss, lr)
+
+    def checkpoint(self, step: int) -> None:
+        with self.exp.timer.timed("checkpointing"):
+            self.ckpt.save(step, self.rs.tree(), self.rs.meta(step, self.exp.fingerprint))
+
+    ACTIONS: tuple[Periodic, ...] = ()  # filled in below, once the methods exist
+
+
+Session.ACTIONS = (
+    Periodic("evaluate", Session.evaluation_due, Session.evaluate),
+    Periodic("round record", Session.round_ends, Session.record_round),
+    Periodic("log line", Session.log_due, Session.log),
+    Periodic("checkpoint", Session.checkpoint_due, Session.checkpoint),
+)
+
+
+def _snapshots(exp: Experiment, rs: RunState, step: int, writers) -> None:
+    """Each auxiliary learner's arrays at an evaluation (ADVisE's embedding for t-SNE)."""
+    for aux in exp.auxiliaries:
+        with exp.timer.timed("evaluation"):
+            writers.snapshot(step, aux.snapshot(rs.aux[aux.name]))
 
 
 def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
-    """Round set-up: the embedding learner's owed steps, the scoring pass, the method's plan."""
+    """Round set-up: the auxiliary learners' owed steps, the scoring pass, the method's plan.
+
+    Forward passes are counted where they happen: the scoring pass's here, the auxiliary
+    learners' by themselves, a step-level selector's candidates by the step.
+    """
     jax.block_until_ready(rs.train)  # queued student steps are not set-up time
     exp.timer.start_round()
     labels = exp.dataset.y_train
     learned, signals = {}, None
-    if exp.embedder is not None:
-        rs.embedding, learned = exp.embedder.advance(rs.embedding, round_index)
+    for aux in exp.auxiliaries:
+        rs.aux[aux.name], facts = aux.advance(rs.aux[aux.name], round_index)
+        learned.update(facts)
     want = exp.sampler.needs_signals(rs.sampler, round_index)
     if want:
         mask = rs.plan.class_mask if rs.plan is not None else np.ones(exp.num_classes, bool)
         signals = exp.evaluator.score(rs.train, exp.train_feed, mask, labels, want)
         rs.meters.extra_forward += exp.num_train
-    if exp.embedder is not None:
-        signals = signals or Signals(None, None, None, np.asarray(labels, np.int32))
-        signals = signals._replace(groups=exp.embedder.cluster_ids(rs.embedding))
+    for aux in exp.auxiliaries:
+        signals = aux.signals(rs.aux[aux.name], signals, labels)
     rs.plan, rs.sampler = exp.sampler.plan_round(rs.sampler, round_index, signals)
+    _check_plan_width(exp, rs.plan)
     rs.plan.info.update(learned)
     if exp.dataset.noisy is not None:
         rs.plan.info.update(_noise_shares(exp.dataset.noisy, rs.plan))
@@ -213,16 +289,15 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
             "train_loss": rs.meters.take("eval"),
             "lr": float(exp.schedule(rs.schedule_step(step))),
             "scoring_forward_passes": extra,
-            "extra_forward_passes": extra + int(rs.plan.info.get("embedding_forward_passes", 0)),
+            "extra_forward_passes": extra + _auxiliary_forward_passes(exp, rs),
             "wall_time": time.time() - t0,
         }
         if exp.val_feed is not None:
             row["val_accuracy"], row["val_loss"] = exp.evaluator.evaluate(
                 rs.train, exp.val_feed, mask
             )
-        if exp.embedder is not None and exp.embedder.heldout is not None:
-            row["embed_knn_accuracy"] = exp.embedder.knn_accuracy(rs.embedding)
-            row["pixel_knn_accuracy"] = exp.embedder.pixel_knn_accuracy()
+        for aux in exp.auxiliaries:
+            row.update(aux.evaluation(rs.aux[aux.name]))
         if exp.config.train.eval_train_loss:
             # The loss on every training example and class, whatever the method trained on
             # (LGL Fig. 2); an evaluation pass, not counted as extra training compute.
@@ -243,6 +318,20 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
         f"eval at step {step} (round {rs.round}, {console.seconds(seconds)}): " + " | ".join(parts)
     )
     return row
+
+
+def _auxiliary_forward_passes(exp: Experiment, rs: RunState) -> int:
+    return sum(aux.forward_passes(rs.aux[aux.name]) for aux in exp.auxiliaries)
+
+
+def _check_plan_width(exp: Experiment, plan) -> None:
+    """A plan is as wide as what the step is handed: the batch or a selector's candidates."""
+    shape = (exp.steps_per_round, exp.plan_width)
+    if plan.indices.shape != shape or plan.weights.shape != shape:
+        raise ValueError(
+            f"the sampler's plan is {plan.indices.shape}, the train step needs {shape} "
+            "(steps of the round × the examples each step is handed)"
+        )
 
 
 def _round_row(exp: Experiment, rs: RunState, step: int) -> dict:
@@ -281,16 +370,16 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _drain(pending: list, rs: RunState, step: int, checkpoints: str) -> None:
-    """Sum the pending losses on the host; stop before saving if training diverged."""
-    for offset, (loss, weight) in enumerate(pending):
-        loss, w = float(loss), float(weight)
+    """Read the pending steps' metrics on the host; stop before saving if training diverged."""
+    for offset, metrics in enumerate(pending):
+        loss = float(metrics["loss"])
         if not np.isfinite(loss):
             bad = step - len(pending) + offset + 1
             raise FloatingPointError(
                 f"training diverged: the train loss is {loss} at step {bad}; the last "
                 f"good checkpoint is kept in {checkpoints}"
             )
-        rs.meters.add(loss, w)
+        rs.meters.add_step(metrics)
     pending.clear()
     # A step's loss is computed before its update: the last update can still have
     # blown the weights up. Never checkpoint (or evaluate) non-finite weights.
@@ -310,7 +399,7 @@ def _restore(exp, rs, ckpt, workdir: str, allow_config_change: bool) -> tuple[in
         if not allow_config_change:
             resume.refuse_changed_config(exp.fingerprint, workdir, meta["config"])
 
-    like = rs.placeholder(exp.steps_per_round, exp.batch_size, exp.num_classes)
+    like = rs.placeholder(exp.steps_per_round, exp.plan_width, exp.num_classes)
     found = resume.restore_newest(ckpt, like.tree(), check_meta)
     if found is None:
         return 0, rs
@@ -354,8 +443,8 @@ def _summarize(exp: Experiment, workdir: str, rows: list[dict], writers, wall: f
         f"process's evaluations {console.percent(best['test_accuracy'])} at step {best['step']}"
     )
     outputs = ["metrics.jsonl", "rounds.jsonl", "config.json", "run_info.json", "timing.json"]
-    if exp.embedder is not None:
-        outputs.append("embeddings/")
+    for aux in exp.auxiliaries:
+        outputs.extend(aux.outputs)
     console.info(f"wrote {', '.join(outputs)} and checkpoints/ in {workdir}")
     if writers.tensorboard_dir:
         console.info(f"TensorBoard: tensorboard --logdir {writers.tensorboard_dir}")

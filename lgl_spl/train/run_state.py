@@ -19,7 +19,8 @@ from lgl_spl.train.state import TrainState
 @dataclasses.dataclass
 class Meters:
     """Running sums of the training loss since the last evaluation, log line and round,
-    and the forward passes spent outside student training (scoring)."""
+    and the forward passes spent outside student training, counted where they happen:
+    the scoring pass at a round's set-up and a step-level selector's candidates."""
 
     eval_sum: float = 0.0
     eval_weight: float = 0.0
@@ -36,6 +37,11 @@ class Meters:
         self.log_weight += weight
         self.round_sum += loss * weight
         self.round_weight += weight
+
+    def add_step(self, metrics: dict) -> None:
+        """One train step's metrics dict (read from the devices now)."""
+        self.add(float(metrics["loss"]), float(metrics["weight"]))
+        self.extra_forward += int(metrics.get("extra_forward", 0))
 
     def take(self, window: str) -> float | None:
         """The mean loss of ``window`` (eval, log or round), which then starts again."""
@@ -59,21 +65,31 @@ def _as(kind: str, lib=None):
     return lib.int64 if kind == "int" else lib.float64
 
 
+# The items of the checkpoint tree that are not auxiliary learners' states.
+_FIXED = ("train", "sampler", "plan", "meters")
+
+
 @dataclasses.dataclass
 class RunState:
     train: TrainState
     sampler: Any  # the sampler's state pytree
-    embedding: Any  # the embedding learner's state ({} without one)
+    aux: dict[str, Any] = dataclasses.field(default_factory=dict)  # per auxiliary learner
     plan: RoundPlan | None = None  # the current round's plan
     round: int = -1
     meters: Meters = dataclasses.field(default_factory=Meters)
 
     def tree(self) -> dict:
+        """The checkpoint tree: each auxiliary learner's state is an item under its name.
+
+        ``embedding`` is always present ({} without that learner): the layout of the
+        checkpoints written before auxiliary learners had a protocol.
+        """
         plan = self.plan
         return {
             "train": self.train,
             "sampler": self.sampler,
-            "embedding": self.embedding,
+            "embedding": {},
+            **self.aux,
             "plan": {
                 "indices": plan.indices,
                 "weights": plan.weights,
@@ -93,11 +109,13 @@ class RunState:
             "config": fingerprint,
         }
 
-    def placeholder(self, steps_per_round: int, batch: int, num_classes: int) -> RunState:
-        """This state with a zero plan of the run's shapes: the structure to restore into."""
+    def placeholder(self, steps_per_round: int, width: int, num_classes: int) -> RunState:
+        """This state with a zero plan of the run's shapes (``width``: examples a step is
+        handed, the batch or a step-level selector's candidates): the structure to
+        restore into."""
         plan = RoundPlan(
-            indices=np.zeros((steps_per_round, batch), np.int32),
-            weights=np.zeros((steps_per_round, batch), np.float32),
+            indices=np.zeros((steps_per_round, width), np.int32),
+            weights=np.zeros((steps_per_round, width), np.float32),
             class_mask=np.zeros(num_classes, bool),
             schedule_start=0,
             info={},
@@ -117,7 +135,7 @@ class RunState:
         return cls(
             train=tree["train"],
             sampler=tree["sampler"],
-            embedding=tree["embedding"],
+            aux={k: v for k, v in tree.items() if k not in _FIXED and not _empty(v)},
             plan=plan,
             round=int(meta["round"]),
             meters=Meters.from_tree(tree["meters"]),
@@ -126,3 +144,7 @@ class RunState:
     def schedule_step(self, step: int) -> float:
         """The step of the learning-rate schedule (LGL restarts and stretches it per stage)."""
         return (step - self.plan.schedule_start) * self.plan.schedule_scale
+
+
+def _empty(item) -> bool:
+    return isinstance(item, dict) and not item

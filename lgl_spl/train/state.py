@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lgl_spl import settings
 from lgl_spl.errors import ConfigError
 from lgl_spl.models import init_variables
 
@@ -31,13 +32,14 @@ def make_optimizer(cfg) -> optax.GradientTransformation:
     no recompilation. SGD follows PyTorch's convention (weight decay added to
     the gradient, momentum on the sum, then × lr), as both papers used it.
     """
+    cfg = settings.complete(cfg, settings.TRAIN)
     name = cfg.optimizer
-    wd = float(cfg.get("weight_decay", 0.0))
+    wd = float(cfg.weight_decay)
     if name == "sgd":
         parts = [optax.add_decayed_weights(wd)] if wd else []
-        momentum = float(cfg.get("momentum", 0.0))
+        momentum = float(cfg.momentum)
         if momentum:
-            parts.append(optax.trace(decay=momentum, nesterov=bool(cfg.get("nesterov", False))))
+            parts.append(optax.trace(decay=momentum, nesterov=bool(cfg.nesterov)))
         return optax.chain(*parts) if parts else optax.identity()
     if name == "adam":
         parts = [optax.add_decayed_weights(wd)] if wd else []
@@ -47,21 +49,22 @@ def make_optimizer(cfg) -> optax.GradientTransformation:
 
 def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
     """Learning rate as a function of the step within the current schedule (jittable)."""
+    cfg = settings.complete(cfg, settings.TRAIN)
     lr = float(cfg.learning_rate)
-    kind = cfg.get("lr_schedule", "constant")
+    kind = cfg.lr_schedule
     if kind == "constant":
         return optax.constant_schedule(lr)
     if kind == "piecewise":
-        factor = float(cfg.get("lr_decay_factor", 0.1))
+        factor = float(cfg.lr_decay_factor)
         bounds = {int(b): factor for b in cfg.lr_boundaries}
         return optax.piecewise_constant_schedule(lr, bounds)
     if kind == "exponential":
-        # configlib.resolve sets lr_decay_steps from lr_decay_epochs when that is given.
-        steps = max(int(cfg.get("lr_decay_steps", 0)), 1)
+        # train.run_length.resolve sets lr_decay_steps from lr_decay_epochs when given.
+        steps = max(int(cfg.lr_decay_steps), 1)
         return optax.exponential_decay(lr, steps, float(cfg.lr_decay_rate), staircase=True)
     if kind == "cosine":
-        # configlib.resolve sets lr_decay_steps to the run's length when it is 0.
-        return optax.cosine_decay_schedule(lr, max(int(cfg.get("lr_decay_steps", 0)), 1))
+        # train.run_length.resolve sets lr_decay_steps to the run's length when it is 0.
+        return optax.cosine_decay_schedule(lr, max(int(cfg.lr_decay_steps), 1))
     raise ConfigError(
         f"unknown train.lr_schedule {kind!r}; choose constant, piecewise, exponential or cosine"
     )

@@ -6,6 +6,11 @@ examples on device and augments them there. Datasets that do not fit (ImageNet)
 are gathered on the host by the same indices and passed as batches instead.
 Each step compiles once per run: shapes are static, padding is masked by
 weights, and LGL restricts classes by masking logits, never by reshaping.
+
+The train step returns a metrics dict (device scalars the loop drains when it needs
+them): ``loss`` and ``weight`` (the weighted mean loss and its total weight), ``lr``,
+and, with a step-level selector, ``extra_forward`` (the candidates it scored) and
+``selected`` (the training-set indices it trained on).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import jax.numpy as jnp
 import optax
 
 from lgl_spl.core import class_entropy_sums
+from lgl_spl.core.step_selection import Candidates, Selector
 from lgl_spl.data import AugmentSpec, augment
 from lgl_spl.parallel import batch_sharded, replicated
 from lgl_spl.train.state import TrainState
@@ -50,12 +56,28 @@ PER_EXAMPLE = ("losses", "logits", "features")
 SCORES = (*PER_EXAMPLE, "class_entropies")
 
 
-def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bool = False):
+def make_steps(
+    model,
+    tx,
+    schedule,
+    spec: AugmentSpec,
+    mesh,
+    *,
+    host_batches: bool = False,
+    selector: Selector | None = None,
+    batch_size: int | None = None,
+):
     """Build the jitted steps for ``model`` on ``mesh``.
 
     With ``host_batches`` the data arguments are the already-gathered global
     batch (sharded) and ``indices`` must be ``arange(batch)``.
+
+    With a ``selector`` the train step receives a row of candidates (more than
+    ``batch_size``), scores them in eval mode with the current parameters, and
+    updates on the ``batch_size`` the selector picks (docs/design.md §2).
     """
+    if selector is not None and not batch_size:
+        raise ValueError("make_steps: a step-level selector needs the batch_size it keeps")
     rep, bat = replicated(mesh), batch_sharded(mesh)
     data_sharding = bat if host_batches else rep
 
@@ -69,9 +91,27 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
         logits, features = model.apply(variables, images, train=False)
         return logits, features, batch_stats
 
+    def select(state: TrainState, x, y, indices, weights, class_mask):
+        """Score the candidates in eval mode; keep the selector's ``batch_size`` of them."""
+        images = augment(jax.random.key(0), x[indices], spec, train=False)
+        logits, _, _ = forward(state.params, state.batch_stats, images, train=False)
+        logits = mask_logits(logits, class_mask)
+        labels = y[indices]
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        chosen = selector(Candidates(indices, labels, weights, losses, logits), batch_size)
+        kept = jax.lax.with_sharding_constraint(indices[chosen], bat)
+        metrics = {
+            "extra_forward": jnp.sum(weights > 0).astype(jnp.int32),
+            "selected": kept,
+        }
+        return kept, jax.lax.with_sharding_constraint(weights[chosen], bat), metrics
+
     def train_step(state: TrainState, x, y, indices, weights, key, schedule_step, class_mask):
         key = jax.random.fold_in(key, state.step)
         aug_key, dropout_key = jax.random.split(key)
+        picked = {}
+        if selector is not None:
+            indices, weights, picked = select(state, x, y, indices, weights, class_mask)
         images = augment(aug_key, x[indices], spec, train=True)
         labels = y[indices]
 
@@ -95,7 +135,7 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
             batch_stats=new_stats,
             opt_state=opt_state,
         )
-        return new_state, {"loss": loss, "weight": total, "lr": lr}
+        return new_state, {"loss": loss, "weight": total, "lr": lr, **picked}
 
     def eval_step(state, x, y, indices, weights, class_mask):
         images = augment(jax.random.key(0), x[indices], spec, train=False)
@@ -146,10 +186,14 @@ def make_steps(model, tx, schedule, spec: AugmentSpec, mesh, *, host_batches: bo
     def score(state, x, y, indices, weights, class_mask, want):
         return scorer(tuple(sorted(want)))(state, x, y, indices, weights, class_mask)
 
+    metrics_shardings = rep
+    if selector is not None:
+        metrics_shardings = dict.fromkeys(("loss", "weight", "lr", "extra_forward"), rep)
+        metrics_shardings["selected"] = bat
     train = jax.jit(
         train_step,
         in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep),
-        out_shardings=(rep, rep),
+        out_shardings=(rep, metrics_shardings),
         donate_argnums=(0,),
     )
     evaluate = jax.jit(

@@ -5,18 +5,15 @@ from __future__ import annotations
 import math
 import os
 
+from lgl_spl import settings
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers import get_method, schema, validate_method
+from lgl_spl.samplers import get_method, validate_method
 
+# Every key the schema declares (lgl_spl.settings): a config has them all.
 _REQUIRED = (
-    "seed",
+    *settings.TOP,
     "method.name",
-    "data.name",
-    "data.npz_path",
-    "data.train_limit",
-    "train.num_steps",
-    "train.batch_size",
-    "train.eval_every",
+    *(f"{block}.{key}" for block, fields in settings.BLOCKS.items() for key in fields),
 )
 
 
@@ -65,31 +62,30 @@ def validate_config(config) -> None:
         ("train.num_steps", "num_epochs"),
         ("train.eval_every", "eval_every_epochs"),
     ):
-        by_epochs = float(config.train.get(epochs, 0.0))
+        by_epochs = float(config.train[epochs])
         if not (math.isfinite(by_epochs) and by_epochs >= 0):
             raise ConfigError(f"train.{epochs} must be a finite number ≥ 0, got {by_epochs}")
         _positive_int(config, key, allow_zero=by_epochs > 0)  # derived from the epochs then
     _positive_int(config, "data.train_limit", allow_zero=True)
-    if "test_limit" in config.data:
-        _positive_int(config, "data.test_limit", allow_zero=True)
+    _positive_int(config, "data.test_limit", allow_zero=True)
     _positive_int(config, "seed", allow_zero=True)
     for key in ("data.val_fraction", "data.label_noise"):
         _fraction(config, key)
     from lgl_spl.data import AUGMENT_CHOICES, NOISE_KINDS
 
-    kind = config.data.get("label_noise_type", "symmetric")
+    kind = config.data.label_noise_type
     if kind not in NOISE_KINDS:
         raise ConfigError(
             f"data.label_noise_type must be one of {', '.join(NOISE_KINDS)}, got {kind!r}"
         )
 
-    if config.data.get("augment", "default") not in (*AUGMENT_CHOICES, True, False):
+    if config.data.augment not in (*AUGMENT_CHOICES, True, False):
         raise ConfigError(
             f"data.augment must be one of {', '.join(AUGMENT_CHOICES)}, got {config.data.augment!r}"
         )
     from lgl_spl.models.registry import COMPUTE_DTYPES
 
-    dtype = config.train.get("compute_dtype", "float32")
+    dtype = config.train.compute_dtype
     if dtype not in COMPUTE_DTYPES:
         raise ConfigError(
             f"train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}"
@@ -100,31 +96,25 @@ def validate_config(config) -> None:
     if not float(config.model.width) > 0:  # also NaN
         raise ConfigError(f"model.width must be > 0, got {config.model.width}")
     _validate_train(config.train)
+    # Then every key against its declaration: types, ranges and choices (lgl_spl.settings).
+    for key, field in settings.TOP.items():
+        field.check(key, config[key])
+    for name, fields in settings.BLOCKS.items():
+        settings.check_block(name, config[name], fields, owner=f"the {name} block")
     validate_method(config.method)
 
 
-_TRAIN_FIELDS = {
-    "eval_batch_size": schema.integer(1000, "examples per evaluation batch", low=1),
-    "num_devices": schema.integer(0, "devices to use (0: all)", low=0),
-    "checkpoint_every": schema.integer(0, "steps between checkpoints (0: evaluations)", low=0),
-    "weight_decay": schema.number(0.0, "L2 weight decay", low=0.0),
-    "momentum": schema.number(0.0, "SGD momentum", low=0.0, high=1.0),
-}
-
-
 def _validate_train(train) -> None:
-    """Optimiser, schedule and bookkeeping keys (the optimiser is built here, cheaply)."""
+    """The optimiser and schedule are built here (cheaply): unknown names raise ConfigError."""
     from lgl_spl.train.state import make_optimizer, make_schedule
 
-    make_optimizer(train)  # unknown names raise ConfigError
+    make_optimizer(train)
     make_schedule(train)
-    for key, field in _TRAIN_FIELDS.items():
-        field.check(f"train.{key}", train.get(key, field.default))
 
 
 def validate_devices(config, available: int) -> None:
     """Checks that need only the device count (before any data is read)."""
-    requested = int(config.train.get("num_devices", 0))
+    requested = int(config.train.num_devices)
     if requested > available:
         raise ConfigError(
             f"train.num_devices={requested} but only {available} devices are available"
@@ -161,3 +151,17 @@ def check_workdir(workdir: str) -> None:
         os.remove(probe)
     except OSError as e:
         raise ConfigError(f"workdir {workdir!r} cannot be written: {e.strerror or e}") from None
+
+
+def validate_step_selector(selector, batch: int, device_count: int) -> None:
+    """A step-level selector keeps ``batch`` of its candidates, sharded over the devices."""
+    m = int(selector.candidates)
+    if m < batch:
+        raise ConfigError(
+            f"a step's candidates ({m}) must be at least train.batch_size ({batch}): the "
+            "step keeps train.batch_size of them"
+        )
+    if m % device_count:
+        raise ConfigError(
+            f"a step's candidates ({m}) must be divisible by the {device_count} devices"
+        )

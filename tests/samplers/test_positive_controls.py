@@ -75,8 +75,9 @@ def test_advise_embedding_knn_rises_well_above_its_initial_value(tmp_path):
         snapshot_examples=0,
     )
     exp = build_experiment(c)
-    initial = exp.embedder.knn_accuracy(exp.embedder.init())
-    pixels = exp.embedder.pixel_knn_accuracy()
+    learner = exp.auxiliary("embedding").learner
+    initial = learner.knn_accuracy(learner.init())
+    pixels = learner.pixel_knn_accuracy()
     train_and_evaluate(c, str(tmp_path))
     rows = read_metrics(str(tmp_path))
     assert all(r["pixel_knn_accuracy"] == pytest.approx(pixels) for r in rows)

@@ -1,0 +1,47 @@
+"""Step-level selectors: which of a step's candidates update the model (docs/design.md §2).
+
+A round's plan may hand the train step more candidate examples than it trains on. Inside
+the same jitted step the candidates are scored in eval mode with the current parameters,
+and a selector — a pure, jittable function of those scores — returns the positions of the
+``k`` candidates that update the model. Under a data mesh the candidates are sharded, but
+the selector sees them whole (jit's global view): its choice is global, the same on one
+device as on many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Candidates(NamedTuple):
+    """What a selector may look at: one step's candidates (``M`` of them), scored in eval mode."""
+
+    indices: jax.Array  # [M] int32: training-set indices (host-fed data: positions in the batch)
+    labels: jax.Array  # [M] int32
+    weights: jax.Array  # [M] float32: the plan's weights; 0 marks padding
+    losses: jax.Array  # [M] float32: cross-entropy under the current params (class mask applied)
+    logits: jax.Array  # [M, C] float32 (classes outside the mask at a large negative value)
+
+
+# (candidates, k) -> [k] int32 positions into the candidates; k is static.
+Selector = Callable[[Candidates, int], jax.Array]
+
+
+def keep_first(candidates: Candidates, k: int) -> jax.Array:
+    """The first ``k`` candidates, whatever their scores (the plan's own order)."""
+    del candidates
+    return jnp.arange(k, dtype=jnp.int32)
+
+
+def lowest_scores(scores: jax.Array, weights: jax.Array, k: int) -> jax.Array:
+    """Positions of the ``k`` lowest ``scores``, padding (weight 0) last; ties by position.
+
+    The building block of loss-ranked selectors (negate the scores for the highest).
+    """
+    # Padding ranks after every real candidate; lax.top_k keeps the lower index on ties.
+    keyed = jnp.where(weights > 0, -scores.astype(jnp.float32), -jnp.inf)
+    return jax.lax.top_k(keyed, k)[1].astype(jnp.int32)

@@ -1,0 +1,105 @@
+"""Auxiliary learners: networks a method trains beside the student (docs/design.md §1).
+
+A method names the auxiliary learners it needs (``Method.auxiliary`` in
+``lgl_spl.samplers.registry``); the experiment builds them from :data:`BUILDERS` and
+the loop drives every one through the same protocol, so neither branches on a
+particular learner. SPL-ADVisE's embedding learner is the first.
+
+Each learner's state is one item of the checkpoint tree, under its ``name``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from lgl_spl.samplers import Signals
+from lgl_spl.train.embedding import EmbeddingLearner
+
+
+class AuxiliaryLearner(Protocol):
+    name: str  # its item in the checkpoint tree
+    outputs: tuple[str, ...]  # what it writes in the workdir (for the closing summary)
+
+    def init(self) -> Any:
+        """The state pytree before the first round."""
+
+    def advance(self, state: Any, round_index: int) -> tuple[Any, dict]:
+        """Train what is owed before ``round_index`` is planned: the new state and the facts
+        to log (``rounds.jsonl``, ``metrics.jsonl``)."""
+
+    def signals(self, state: Any, signals: Signals | None, labels: np.ndarray) -> Signals | None:
+        """``signals`` with what this learner hands the sampler (``None``: none were scored)."""
+
+    def forward_passes(self, state: Any) -> int:
+        """Forward passes spent so far outside student training (counted in
+        ``extra_forward_passes``)."""
+
+    def evaluation(self, state: Any) -> dict:
+        """Diagnostics for an evaluation row (``{}``: none)."""
+
+    def snapshot(self, state: Any) -> dict | None:
+        """Arrays saved at each evaluation (``None``: nothing)."""
+
+
+class EmbeddingAuxiliary:
+    """SPL-ADVisE's embedding learner on the protocol: its cluster ids are the sampler's groups."""
+
+    name = "embedding"
+    outputs = ("embeddings/",)
+
+    def __init__(self, learner: EmbeddingLearner):
+        self.learner = learner
+
+    def init(self):
+        return self.learner.init()
+
+    def advance(self, state, round_index: int):
+        return self.learner.advance(state, round_index)
+
+    def signals(self, state, signals, labels):
+        signals = signals or Signals(None, None, None, np.asarray(labels, np.int32))
+        return signals._replace(groups=self.learner.cluster_ids(state))
+
+    def forward_passes(self, state) -> int:
+        return int(state["embed_forward"])
+
+    def evaluation(self, state) -> dict:
+        if self.learner.heldout is None:
+            return {}
+        return {
+            "embed_knn_accuracy": self.learner.knn_accuracy(state),
+            "pixel_knn_accuracy": self.learner.pixel_knn_accuracy(),
+        }
+
+    def snapshot(self, state):
+        return self.learner.snapshot(state)
+
+
+def _embedding(config, parts: dict) -> EmbeddingAuxiliary:
+    ctx = parts["context"]
+    return EmbeddingAuxiliary(
+        EmbeddingLearner(
+            config.method,
+            dataset_name=config.data.name,
+            feed=parts["train_feed"],
+            labels=ctx.labels,
+            num_classes=ctx.num_classes,
+            seed=ctx.seed,
+            steps_per_round=ctx.steps_per_round,
+            mesh=parts["mesh"],
+            timer=ctx.timer,
+            heldout=parts["test_feed"],
+            compute_dtype=config.train.compute_dtype,
+        )
+    )
+
+
+# name -> (resolved config, the experiment's parts) -> learner
+BUILDERS: dict[str, Callable[[Any, dict], AuxiliaryLearner]] = {"embedding": _embedding}
+
+
+def build_auxiliaries(names, config, parts: dict) -> tuple[AuxiliaryLearner, ...]:
+    return tuple(BUILDERS[name](config, parts) for name in names)
