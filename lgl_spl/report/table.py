@@ -352,7 +352,7 @@ def seed_line(rows: Sequence[Row], seed_rule: str | None) -> str:
     counts = sorted({r.seeds for r in rows})
     have = "every row has " + " or ".join(map(str, counts)) + " seeds"
     if seed_rule:
-        return f"Seed rule (declared before the runs): {seed_rule}. In this table {have}.\n\n"
+        return f"Seed rule: {seed_rule}. In this table {have}.\n\n"
     return f"Seeds: {have}; no seed rule was recorded with this report.\n\n"
 
 
