@@ -31,8 +31,7 @@ def _p(name: str, p: float | None) -> str:
 
 
 def _block(row: Row) -> str:
-    label = condition_label(row.condition)
-    return label or "all runs"
+    return condition_label(row.condition)
 
 
 def _seeds(values: Sequence[float]) -> str:
@@ -125,7 +124,8 @@ def findings_markdown(
         blocks.setdefault((r.dataset, r.setting, _block(r)), []).append(r)
     many = len({(r.dataset, r.setting) for r in rows}) > 1
     for (dataset, setting, block), members in blocks.items():
-        name = " · ".join(([dataset, setting] if many else []) + [block])
+        name = " · ".join(([dataset, setting] if many else []) + ([block] if block else []))
+        name = name or "every method"
         out.append(f"\n### {name}\n")
         for r in members:
             out.append(f"- {comparison_sentence(r)}.")

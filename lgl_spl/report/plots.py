@@ -99,6 +99,19 @@ METHOD_COLOURS = {
 }
 # Methods outside the map, in order of first appearance.
 SPARE_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#f0e442", "#1f3a93")
+# Hollow markers for the per-round figure, where methods sharing a pace (SPL and SPL_INV
+# select the same fractions) draw the same line: both markers stay visible.
+METHOD_MARKERS = {
+    "random": "o",
+    "spl": "s",
+    "spl_inv": "v",
+    "spld": "D",
+    "advise": "^",
+    "lgl_r3": "P",
+    "lgl_d3": "X",
+    "lgl_s3": "*",
+    "lgl_r2": "P",
+}
 CAPPED_STYLE = "--"
 VARIANT_STYLE = "-."
 LEGEND_WIDTH = 2.4  # inches added to a figure for the legend at its right
@@ -108,6 +121,7 @@ LEGEND_WIDTH = 2.4  # inches added to a figure for the legend at its right
 class Style:
     colour: str
     linestyle: str
+    marker: str = "."
 
 
 def method_style(group: Group, spare: dict[str, str] | None = None) -> Style:
@@ -121,9 +135,10 @@ def method_style(group: Group, spare: dict[str, str] | None = None) -> Style:
         if base not in spare:
             spare[base] = SPARE_COLOURS[len(spare) % len(SPARE_COLOURS)]
         colour = spare[base]
+    marker = METHOD_MARKERS.get(base, ".")
     if group.runs[0].max_fraction is not None:
-        return Style(colour, CAPPED_STYLE)
-    return Style(colour, "-" if group.label == base else VARIANT_STYLE)
+        return Style(colour, CAPPED_STYLE, marker)
+    return Style(colour, "-" if group.label == base else VARIANT_STYLE, marker)
 
 
 def _styles(groups: Sequence[Group]) -> dict[str, Style]:
@@ -173,9 +188,18 @@ def _panel_title(members: Sequence[Group], many: bool) -> str:
     return " · ".join(parts + ([g.condition_label] if g.condition else []))
 
 
-def _draw(ax, curve: Curve, label: str, style: Style, *, scale: float = 1.0) -> None:
+def _draw(
+    ax, curve: Curve, label: str, style: Style, *, scale: float = 1.0, markers: bool = False
+) -> None:
+    marks = {"marker": style.marker, "ms": 5, "mfc": "none", "mew": 1.0} if markers else {}
     ax.plot(
-        curve.steps, scale * curve.mean, label=label, color=style.colour, ls=style.linestyle, lw=1.6
+        curve.steps,
+        scale * curve.mean,
+        label=label,
+        color=style.colour,
+        ls=style.linestyle,
+        lw=1.6,
+        **marks,
     )
     if (curve.count > 1).any():
         # A light fill with an outline in the line's style: where bands overlap, their
@@ -313,7 +337,7 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
         for g in members:
             curve = round_curve(g, "selected_fraction", band=band)
             if curve.steps.size:
-                _draw(ax, curve, g.label, styles[g.label])
+                _draw(ax, curve, g.label, styles[g.label], markers=True)
         ax.set_title(f"{name}:\nselected fraction", fontsize=10)  # long conditions: 2 lines
         ax.set_xlabel("round")
         ax.set_ylabel("fraction of the training data")
@@ -327,7 +351,7 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
         for g in members:
             curve = round_curve(g, "noisy_selected_fraction", band=band)
             if curve.steps.size:
-                _draw(ax, curve, g.label, styles[g.label])
+                _draw(ax, curve, g.label, styles[g.label], markers=True)
         data = [
             row["noisy_fraction"]
             for g in members

@@ -280,3 +280,12 @@ def test_bands_have_an_outline_in_the_lines_style(run_factory):
     assert all(e[3] > f[3] for e, f in zip(edge, face, strict=True))  # stronger outlines
     assert len(set(edge)) == 3  # spl and its capped variant share a hue …
     assert bands[3].get_linestyle() != bands[2].get_linestyle()  # … not a line style
+
+
+def test_rounds_mark_each_method_so_coinciding_lines_stay_visible(run_factory):
+    for method in ("spl", "spl_inv"):  # the same pace: the same selected fractions
+        run_factory(f"{method}/s0", method=method, rounds=make_rounds((0.5, 0.7, 1.0)))
+    lines = _lines(rounds_figure(_groups(run_factory.root)))
+    spl, inv = lines["spl"][0], lines["spl_inv"][0]
+    np.testing.assert_array_equal(spl.get_ydata(), inv.get_ydata())
+    assert spl.get_marker() != inv.get_marker() and spl.get_markerfacecolor() == "none"
