@@ -14,7 +14,7 @@ Library use::
     report.plot_curves(groups, "out/curves.png")
     report.plot_rounds(groups, "out/rounds.png")
 
-Needs numpy; scipy (the t-test), matplotlib and scikit-learn are imported only by the
+Needs numpy; scipy (the tests against random), matplotlib and scikit-learn are imported only by the
 functions that use them. Nothing here imports jax.
 """
 

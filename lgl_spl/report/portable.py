@@ -9,6 +9,7 @@ figures again without the runs. t-SNE snapshots are not kept (too large).
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 
@@ -45,8 +46,19 @@ INFO_KEYS = ("dataset", "num_classes", "label_names", "steps_per_round", "batch_
 FORMAT = 1
 
 
+def _finite(value):
+    """NaN and infinities (a diverged loss) as null: strict JSON, read back as missing."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
 def _pick(row: dict, keys: Sequence[str]) -> dict:
-    return {k: row[k] for k in keys if k in row}
+    return {k: _finite(row[k]) for k in keys if k in row}
 
 
 def write_runs_json(runs: Sequence[Run], path: str, *, root: str | None = None) -> str:
@@ -57,9 +69,9 @@ def write_runs_json(runs: Sequence[Run], path: str, *, root: str | None = None) 
             {
                 "path": os.path.relpath(run.path, root) if root else run.path,
                 "suffix": run.suffix,
-                "config": run.config,
+                "config": _finite(run.config),
                 "info": _pick(run.info, INFO_KEYS),
-                "timing": run.timing,
+                "timing": _finite(run.timing),
                 "rows": [_pick(r, ROW_KEYS) for r in run.rows],
                 "rounds": [_pick(r, ROUND_KEYS) for r in run.rounds],
             }

@@ -289,3 +289,13 @@ def test_from_summary_errors_are_one_line(tmp_path, capsys):
     assert "missing field" in capsys.readouterr().err
     assert main(["--from-summary", str(bad), str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert main(["--out", str(tmp_path / "o")]) == 2
+
+
+def test_runs_json_keeps_a_diverged_run_as_missing_values(tmp_path):
+    write_run(tmp_path / "runs" / "random" / "seed_0", train_loss=[1.0, float("nan"), 0.5])
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    text = (out / "runs.json").read_text()
+    assert "NaN" not in text
+    (run,) = json.loads(text)["runs"]
+    assert [r["train_loss"] for r in run["rows"]] == [1.0, None, 0.5]
