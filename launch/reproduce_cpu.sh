@@ -12,18 +12,22 @@ fmnist=${1:?usage: reproduce_cpu.sh FASHION_MNIST_NPZ CIFAR10_NPZ [RUNS_DIR]}
 cifar=${2:?usage: reproduce_cpu.sh FASHION_MNIST_NPZ CIFAR10_NPZ [RUNS_DIR]}
 runs=${3:-runs}
 methods=(random spl spl_inv spld advise lgl_r3 lgl_d3 lgl_s3)
+# The seed rule, fixed before any run and stated in each report.
+seeds=(0 1 2)
+rule="seeds ${seeds[*]} for every method, declared before the runs (launch/reproduce_cpu.sh)"
 
-python launch/sweep.py --root "$runs/toy" --seeds 0 1 2 \
+python launch/sweep.py --root "$runs/toy" --seeds "${seeds[@]}" \
   --configs configs/toy_{random,spl,spl_inv,lgl}.py \
   --grid model.name=mlp1,mlp3 --grid data.toy_layout=separable,overlapping
 python -m lgl_spl.report "$runs/toy" --out docs/results/toy \
-  --title "LGL toy experiment (2-D Gaussians)" --toy-loss-key full_train_loss
+  --title "LGL toy experiment (2-D Gaussians)" --toy-loss-key full_train_loss --seed-rule "$rule"
 
-python launch/sweep.py --root "$runs/fashion_mnist" --seeds 0 1 2 \
+python launch/sweep.py --root "$runs/fashion_mnist" --seeds "${seeds[@]}" \
   --configs $(printf "configs/cpu/fashion_mnist_%s.py " "${methods[@]}") --set data.npz_path="$fmnist"
 python -m lgl_spl.report "$runs/fashion_mnist" --out docs/results/fashion_mnist \
-  --title "Fashion-MNIST"
+  --title "Fashion-MNIST" --seed-rule "$rule"
 
-python launch/sweep.py --root "$runs/cifar10" --seeds 0 1 2 \
+python launch/sweep.py --root "$runs/cifar10" --seeds "${seeds[@]}" \
   --configs $(printf "configs/cpu/cifar10_%s.py " "${methods[@]}") --set data.npz_path="$cifar"
-python -m lgl_spl.report "$runs/cifar10" --out docs/results/cifar10 --title "CIFAR-10 (JPEG q75)"
+python -m lgl_spl.report "$runs/cifar10" --out docs/results/cifar10 --title "CIFAR-10 (JPEG q75)" \
+  --seed-rule "$rule"

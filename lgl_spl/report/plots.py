@@ -5,6 +5,12 @@ labels among the selected (``rounds.jsonl``).
 matplotlib is imported inside the functions and used through ``Figure`` objects (Agg),
 never through pyplot's global state, so importing the report stays cheap and a
 notebook's backend is left alone.
+
+Every figure draws a method in the same colour (:data:`METHOD_COLOURS`, fixed by the
+method, not by its position in a figure); a capped pace (``max_fraction``) keeps its
+method's colour with a dashed line, other variants of a method (a label suffix, differing
+configs) a dash-dotted one. The legend sits outside the panels, to the right, so that no
+data hides behind it; bands are light with an outline, so overlapping ones stay apart.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lgl_spl.report.runs import Group
+from lgl_spl.report.runs import Group, method_label
 
 BANDS = ("minmax", "std")
 BAND_NOTE = {"minmax": "band: min–max over seeds", "std": "band: ± 1 std over seeds"}
@@ -78,11 +84,82 @@ def round_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
     return _curve(xs, ys, band)
 
 
-def _colours(labels: Sequence[str]) -> dict[str, tuple]:
-    from matplotlib import colormaps
+# One colour per method in every figure: well apart in hue and lightness (no light/dark
+# pairs of one hue), random in black as the reference everything is read against.
+METHOD_COLOURS = {
+    "random": "#000000",
+    "spl": "#0072b2",  # blue
+    "spl_inv": "#d55e00",  # vermilion
+    "spld": "#009e73",  # bluish green
+    "advise": "#cc79a7",  # reddish purple
+    "lgl_r3": "#e69f00",  # orange
+    "lgl_d3": "#56b4e9",  # sky blue
+    "lgl_s3": "#8c564b",  # brown
+    "lgl_r2": "#e69f00",  # the toy LGL (2 stages), as lgl_r3
+}
+# Methods outside the map, in order of first appearance.
+SPARE_COLOURS = ("#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#f0e442", "#1f3a93")
+# Hollow markers for the per-round figure, where methods sharing a pace (SPL and SPL_INV
+# select the same fractions) draw the same line: both markers stay visible.
+METHOD_MARKERS = {
+    "random": "o",
+    "spl": "s",
+    "spl_inv": "v",
+    "spld": "D",
+    "advise": "^",
+    "lgl_r3": "P",
+    "lgl_d3": "X",
+    "lgl_s3": "*",
+    "lgl_r2": "P",
+}
+CAPPED_STYLE = "--"
+VARIANT_STYLE = "-."
+LEGEND_WIDTH = 2.4  # inches added to a figure for the legend at its right
 
-    cmap = colormaps["tab10" if len(labels) <= 10 else "tab20"]
-    return {label: cmap(i % cmap.N) for i, label in enumerate(labels)}
+
+@dataclass(frozen=True)
+class Style:
+    colour: str
+    linestyle: str
+    marker: str = "."
+
+
+def method_style(group: Group, spare: dict[str, str] | None = None) -> Style:
+    """The colour of the group's method and the line style of its variant: solid for the
+    method itself, dashed when its pace is capped, dash-dotted for other variants.
+    ``spare`` assigns colours to methods outside :data:`METHOD_COLOURS` (filled in place)."""
+    base = method_label(group.runs[0].config)
+    colour = METHOD_COLOURS.get(base)
+    if colour is None:
+        spare = {} if spare is None else spare
+        if base not in spare:
+            spare[base] = SPARE_COLOURS[len(spare) % len(SPARE_COLOURS)]
+        colour = spare[base]
+    marker = METHOD_MARKERS.get(base, ".")
+    if group.runs[0].max_fraction is not None:
+        return Style(colour, CAPPED_STYLE, marker)
+    return Style(colour, "-" if group.label == base else VARIANT_STYLE, marker)
+
+
+def _styles(groups: Sequence[Group]) -> dict[str, Style]:
+    spare: dict[str, str] = {}
+    return {g.label: method_style(g, spare) for g in groups}
+
+
+def _legend(fig, axes) -> None:
+    """One legend for the figure, outside the panels at the right, each label once."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside right upper",
+            fontsize=8,
+            frameon=False,
+        )
 
 
 def _grid(n: int, width: float = 6.0, height: float = 4.2):
@@ -90,7 +167,7 @@ def _grid(n: int, width: float = 6.0, height: float = 4.2):
 
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(width * cols, height * rows), layout="constrained")
+    fig = Figure(figsize=(width * cols + LEGEND_WIDTH, height * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax in axes[n:]:
         ax.set_visible(False)
@@ -111,38 +188,67 @@ def _panel_title(members: Sequence[Group], many: bool) -> str:
     return " · ".join(parts + ([g.condition_label] if g.condition else []))
 
 
-def _draw(ax, curve: Curve, label: str, colour, *, scale: float = 1.0) -> None:
-    ax.plot(curve.steps, scale * curve.mean, label=label, color=colour, lw=1.6)
+def _draw(
+    ax, curve: Curve, label: str, style: Style, *, scale: float = 1.0, markers: bool = False
+) -> None:
+    marks = {"marker": style.marker, "ms": 5, "mfc": "none", "mew": 1.0} if markers else {}
+    ax.plot(
+        curve.steps,
+        scale * curve.mean,
+        label=label,
+        color=style.colour,
+        ls=style.linestyle,
+        lw=1.6,
+        **marks,
+    )
     if (curve.count > 1).any():
+        # A light fill with an outline in the line's style: where bands overlap, their
+        # edges still show which band is whose.
+        from matplotlib.colors import to_rgba
+
         ax.fill_between(
-            curve.steps, scale * curve.low, scale * curve.high, color=colour, alpha=0.18, lw=0
+            curve.steps,
+            scale * curve.low,
+            scale * curve.high,
+            facecolor=to_rgba(style.colour, 0.08),
+            edgecolor=to_rgba(style.colour, 0.45),
+            linestyle=style.linestyle,
+            lw=0.6,
         )
+
+
+def curves_figure(groups: Sequence[Group], *, title: str | None = None, band: str = "minmax"):
+    """The figure of :func:`plot_curves`, or None when there is nothing to plot."""
+    panels = _panels(groups)
+    if not panels:
+        return None
+    fig, axes = _grid(len(panels))
+    styles = _styles(groups)
+    many = len({(g.dataset, g.setting) for g in groups}) > 1
+    for ax, members in zip(axes, panels.values(), strict=True):
+        for g in members:
+            _draw(
+                ax, group_curve(g, "test_accuracy", band=band), g.label, styles[g.label], scale=100
+            )
+        ax.set_title(_panel_title(members, many), fontsize=10)
+        ax.set_xlabel("student updates")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    _legend(fig, axes)
+    heading = f"{title}: test accuracy" if title else "Test accuracy"
+    fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
+    return fig
 
 
 def plot_curves(
     groups: Sequence[Group], path: str, *, title: str | None = None, band: str = "minmax"
 ) -> str | None:
     """Test accuracy (%) against student updates, one line per method (mean over seeds)
-    with a shaded band, one panel per (dataset, setting, condition). Returns ``path``,
-    or None when there is nothing to plot."""
-    panels = _panels(groups)
-    if not panels:
+    with a band, one panel per (dataset, setting, condition). Returns ``path``, or None
+    when there is nothing to plot."""
+    fig = curves_figure(groups, title=title, band=band)
+    if fig is None:
         return None
-    fig, axes = _grid(len(panels))
-    colours = _colours(list(dict.fromkeys(g.label for g in groups)))
-    many = len({(g.dataset, g.setting) for g in groups}) > 1
-    for ax, members in zip(axes, panels.values(), strict=True):
-        for g in members:
-            _draw(
-                ax, group_curve(g, "test_accuracy", band=band), g.label, colours[g.label], scale=100
-            )
-        ax.set_title(_panel_title(members, many), fontsize=10)
-        ax.set_xlabel("student updates")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    heading = f"{title}: test accuracy" if title else "Test accuracy"
-    fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
     fig.savefig(path, dpi=120)
     return path
 
@@ -162,6 +268,17 @@ def plot_toy_loss(
     ``train_loss`` is the mean loss of the updates since the previous evaluation, i.e.
     on the examples each method trained on (SPL's selection, LGL's classes so far).
     """
+    fig = toy_loss_figure(groups, title=title, band=band, key=key)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def toy_loss_figure(
+    groups: Sequence[Group], *, title: str | None = None, band: str = "minmax", key="train_loss"
+):
+    """The figure of :func:`plot_toy_loss`, or None without toy runs."""
     toy = [g for g in groups if g.is_toy]
     if not toy:
         return None
@@ -171,21 +288,20 @@ def plot_toy_loss(
     def shown(g: Group) -> str:
         return "baseline" + g.label[len("random") :] if g.method == "random" else g.label
 
-    colours = _colours(list(dict.fromkeys(shown(g) for g in toy)))
+    styles = _styles(toy)
     for ax, members in zip(axes, panels.values(), strict=True):
         for g in members:
-            _draw(ax, group_curve(g, key, band=band), shown(g), colours[shown(g)])
+            _draw(ax, group_curve(g, key, band=band), shown(g), styles[g.label])
         network, _, layout = members[0].setting.partition("/")
         extra = f", {members[0].condition_label}" if members[0].condition else ""
         ax.set_title(f"network {network}, layout {layout}{extra}", fontsize=10)
         ax.set_xlabel("student updates")
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    _legend(fig, axes)
     heading = f"{title}: toy training loss" if title else "Toy data: training loss"
     fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
-    fig.savefig(path, dpi=120)
-    return path
+    return fig
 
 
 def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: str = "minmax"):
@@ -193,7 +309,7 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    colours = _colours(list(dict.fromkeys(g.label for g in groups)))  # as in curves.png
+    styles = _styles(groups)  # as in curves.png
     panels = {
         key: members
         for key, members in _panels(groups).items()
@@ -211,30 +327,31 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
         for key, members in panels.items()
     }
     cols = 2 if any(noisy.values()) else 1
-    fig = Figure(figsize=(6.0 * cols, 4.2 * len(panels)), layout="constrained")
+    fig = Figure(figsize=(6.0 * cols + LEGEND_WIDTH, 4.2 * len(panels)), layout="constrained")
     grid = fig.add_gridspec(len(panels), cols)
     many = len({(g.dataset, g.setting) for g in groups}) > 1
+    axes = []
     for i, (key, members) in enumerate(panels.items()):
         name = _panel_title(members, many)
         ax = fig.add_subplot(grid[i, 0])
         for g in members:
             curve = round_curve(g, "selected_fraction", band=band)
             if curve.steps.size:
-                _draw(ax, curve, g.label, colours[g.label])
+                _draw(ax, curve, g.label, styles[g.label], markers=True)
         ax.set_title(f"{name}:\nselected fraction", fontsize=10)  # long conditions: 2 lines
         ax.set_xlabel("round")
         ax.set_ylabel("fraction of the training data")
         ax.set_ylim(-0.02, 1.02)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        axes.append(ax)
         if not noisy[key]:
             continue
         ax = fig.add_subplot(grid[i, 1])
         for g in members:
             curve = round_curve(g, "noisy_selected_fraction", band=band)
             if curve.steps.size:
-                _draw(ax, curve, g.label, colours[g.label])
+                _draw(ax, curve, g.label, styles[g.label], markers=True)
         data = [
             row["noisy_fraction"]
             for g in members
@@ -243,14 +360,16 @@ def rounds_figure(groups: Sequence[Group], *, title: str | None = None, band: st
             if row.get("noisy_fraction") is not None
         ]
         if data:
-            ax.axhline(float(np.mean(data)), color="0.3", ls="--", lw=1.2, label="in the data")
+            # Dotted grey: dashed lines are the capped paces.
+            ax.axhline(float(np.mean(data)), color="0.4", ls=":", lw=1.6, label="in the data")
         ax.set_title(f"{name}:\nnoisy labels among the selected", fontsize=10)
         ax.set_xlabel("round")
         ax.set_ylabel("share of flipped labels")
-        ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # room above the dashed line
+        ax.set_ylim(0, 1.1 * ax.get_ylim()[1])  # room above the dotted line
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        axes.append(ax)
+    _legend(fig, axes)
     heading = f"{title}: selection per round" if title else "Selection per round"
     fig.suptitle(f"{heading}\n(mean over seeds; {BAND_NOTE[band]})", fontsize=11)
     return fig
@@ -260,7 +379,7 @@ def plot_rounds(
     groups: Sequence[Group], path: str, *, title: str | None = None, band: str = "minmax"
 ) -> str | None:
     """``rounds.png``: per panel of curves.png, the selected fraction by round and, where
-    runs have label noise, the share of flipped labels among the selected examples (dashed:
+    runs have label noise, the share of flipped labels among the selected examples (dotted:
     their share in the data); one line per method (mean over seeds, shaded band).
     Returns ``path``, or None when no run has ``rounds.jsonl``."""
     fig = rounds_figure(groups, title=title, band=band)

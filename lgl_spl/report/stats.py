@@ -1,13 +1,24 @@
-"""Welch's comparison of a method's per-seed accuracies with ``random``'s.
+"""Welch's comparison of a method's per-seed accuracies with ``random``'s, an exact
+rank test beside it, and the corrections for testing many methods in one report.
 
-scipy is imported inside :func:`welch` so that importing the report stays cheap.
+A report tests every method against ``random`` in every block: dozens of tests at once,
+of which about ALPHA × their number reach p < ALPHA by chance alone. The ▲ / ▼ marks
+therefore follow Holm's adjusted p-value within the report's family (its final-accuracy
+comparisons; the best-validation comparisons are a second family), and Benjamini–
+Hochberg's q is given beside it. Collapsing runs (a seed at chance) make the per-seed
+values bimodal, where Welch's normal approximation is poor; the exact Mann–Whitney test
+uses only the order of the seeds.
+
+scipy is imported inside the functions that use it so that importing the report stays
+cheap.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,14 +40,33 @@ class Comparison:
     # separate the two, whatever p says. None when a side has one seed.
     within_two_std: bool | None
     why_na: str | None  # why there is no p-value or interval
+    # Holm's adjusted p within the report's family (see :func:`adjust`); a comparison made
+    # alone is its own family of one (p_holm = p).
+    p_holm: float | None = None
+    q_bh: float | None = None  # Benjamini–Hochberg q within the same family
+    p_rank: float | None = None  # exact two-sided Mann–Whitney U p-value (see :func:`rank_test`)
 
     @property
     def significant(self) -> bool:
+        """Holm-adjusted p < ALPHA (the raw p when no family was set)."""
+        p = self.p_holm if self.p_holm is not None else self.p
+        return p is not None and p < ALPHA
+
+    @property
+    def significant_raw(self) -> bool:
+        """Welch's p < ALPHA before any correction."""
         return self.p is not None and self.p < ALPHA
 
     @property
+    def rank_disagrees(self) -> bool:
+        """Welch and the rank test fall on different sides of ALPHA (both unadjusted)."""
+        if self.p is None or self.p_rank is None:
+            return False
+        return (self.p < ALPHA) != (self.p_rank < ALPHA)
+
+    @property
     def mark(self) -> str:
-        """``▲`` better, ``▼`` worse than the reference at p < ALPHA, else empty."""
+        """``▲`` better, ``▼`` worse than the reference at Holm p < ALPHA, else empty."""
         if not self.significant:
             return ""
         return "▲" if self.delta > 0 else "▼"
@@ -83,5 +113,90 @@ def welch(values: Sequence[float], reference: Sequence[float]) -> Comparison | N
         warnings.simplefilter("ignore", RuntimeWarning)
         p = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
     return Comparison(
-        int(a.size), int(b.size), delta, [delta - half, delta + half], p, df, within, None
+        int(a.size),
+        int(b.size),
+        delta,
+        [delta - half, delta + half],
+        p,
+        df,
+        within,
+        None,
+        p_holm=p,
+        q_bh=p,
+        p_rank=rank_test(a, b),
     )
+
+
+# Above this many ways to split the seeds the exact test is replaced by scipy's
+# normal approximation (more than 2 × 10 seeds; the reports have at most 5 + 5).
+EXACT_LIMIT = 200_000
+
+
+def rank_test(values: Sequence[float], reference: Sequence[float]) -> float | None:
+    """Exact two-sided Mann–Whitney U test (a permutation test of the rank sum).
+
+    Every way of splitting the pooled seeds into groups of the two sizes is enumerated;
+    tied values share their mean rank, so the test stays exact with ties. The p-value is
+    the share of splits whose U is at least as far from its mean as the observed one.
+    With 3 seeds a side the smallest possible p is 2 / 20 = 0.1, with 5 it is
+    2 / 252 ≈ 0.008: a 3-seed block can never separate by ranks at ALPHA. None when a
+    side has fewer than 2 values.
+    """
+    a = np.asarray([v for v in values if v is not None and math.isfinite(v)], np.float64)
+    b = np.asarray([v for v in reference if v is not None and math.isfinite(v)], np.float64)
+    if a.size < 2 or b.size < 2:
+        return None
+    if math.comb(a.size + b.size, a.size) > EXACT_LIMIT:
+        from scipy import stats
+
+        return float(stats.mannwhitneyu(a, b, method="asymptotic").pvalue)
+    pooled = np.concatenate([a, b])
+    from scipy.stats import rankdata
+
+    ranks = rankdata(pooled)  # mean ranks on ties
+    n = a.size
+    centre = n * (pooled.size + 1) / 2  # the rank sum's mean under no difference
+    observed = abs(ranks[:n].sum() - centre)
+    sums = np.array([ranks[list(c)].sum() for c in itertools.combinations(range(pooled.size), n)])
+    # A small tolerance: rank sums are multiples of 0.5, compared after float sums.
+    return float(np.mean(np.abs(sums - centre) >= observed - 1e-9))
+
+
+def holm(p_values: Iterable[float | None]) -> list[float | None]:
+    """Holm's step-down adjusted p-values (None stays None and is not counted)."""
+    p = list(p_values)
+    index = sorted((i for i, x in enumerate(p) if x is not None), key=lambda i: p[i])
+    m = len(index)
+    out: list[float | None] = [None] * len(p)
+    running = 0.0
+    for k, i in enumerate(index):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        out[i] = running
+    return out
+
+
+def benjamini_hochberg(p_values: Iterable[float | None]) -> list[float | None]:
+    """Benjamini–Hochberg q-values (false discovery rate; None stays None)."""
+    p = list(p_values)
+    index = sorted((i for i, x in enumerate(p) if x is not None), key=lambda i: p[i])
+    m = len(index)
+    out: list[float | None] = [None] * len(p)
+    running = 1.0
+    for k in range(m - 1, -1, -1):
+        i = index[k]
+        running = min(running, m * p[i] / (k + 1))
+        out[i] = running
+    return out
+
+
+def adjust(family: Sequence[Comparison | None]) -> None:
+    """Set ``p_holm`` and ``q_bh`` of every comparison in ``family`` (one report's tests of
+    one kind) in place; those without a p-value are left out of the count."""
+    members = [c for c in family if c is not None and c.p is not None]
+    for c, h, q in zip(
+        members,
+        holm(c.p for c in members),
+        benjamini_hochberg(c.p for c in members),
+        strict=True,
+    ):
+        c.p_holm, c.q_bh = h, q

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lgl_spl.report.runs import Group, Run, condition_label, reference_group
-from lgl_spl.report.stats import ALPHA, Comparison, welch
+from lgl_spl.report.stats import ALPHA, Comparison, adjust, welch
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats, knn_stats, peak, round_stats
 
 STD_NOTE = "± is the sample standard deviation over seeds (ddof=1)"
@@ -158,7 +158,15 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
                 embedding_knn=knn_stats(group),
             )
         )
+    adjust_families(rows)
     return rows
+
+
+def adjust_families(rows: Sequence[Row]) -> None:
+    """Holm and Benjamini–Hochberg over the report: the final-accuracy comparisons with
+    ``random`` are one family, the best-validation ones a second."""
+    adjust([r.final_vs_random for r in rows])
+    adjust([r.best_val_vs_random for r in rows])
 
 
 # ---- formatting -------------------------------------------------------------------------------
@@ -205,16 +213,21 @@ def _marked(text: str, c: Comparison | None) -> str:
     return f"{text} {c.mark}" if c is not None and c.mark else text
 
 
+VERSUS_HEADER = ["Δ vs random (pts)", "95 % CI (pts)", "p", "Holm p", "BH q", "rank p"]
+
+
 def _versus_cells(row: Row) -> list[str]:
-    """Δ vs random, its 95 % interval and p (final test accuracy)."""
+    """Δ vs random, its 95 % interval, Welch's p, Holm's p, BH's q and the rank test's p
+    (final test accuracy)."""
     if _is_reference(row):
-        return ["ref.", "—", "—"]
+        return ["ref."] + ["—"] * (len(VERSUS_HEADER) - 1)
     c = row.final_vs_random
     if c is None:
-        return ["n/a", "n/a", "n/a"]
+        return ["n/a"] * len(VERSUS_HEADER)
     delta = format_points(c.delta) + (" ≈" if c.within_two_std else "")
     ci = "n/a" if c.ci95 is None else f"[{format_points(c.ci95[0])}, {format_points(c.ci95[1])}]"
-    return [delta, ci, format_p(c.p)]
+    rank = format_p(c.p_rank) + (" ≠" if c.rank_disagrees else "")
+    return [delta, ci, format_p(c.p), format_p(c.p_holm), format_p(c.q_bh), rank]
 
 
 def _lead(rows: Sequence[Row]) -> tuple[list[str], list]:
@@ -253,8 +266,8 @@ def _github_table(rows: Sequence[Row], header: list[str], body) -> str:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """A GitHub table; dataset/setting/condition columns only when they vary."""
-    header = ["method", "seeds", "final test acc. (%)", "Δ vs random (pts)", "95 % CI (pts)"]
-    header += ["p", "best-val test acc. (%)"]
+    header = ["method", "seeds", "final test acc. (%)", *VERSUS_HEADER]
+    header += ["best-val test acc. (%)"]
     header += ["student updates (× random)", "extra fwd passes (× random training)"]
     header += ["wall time (× random)"]
 
@@ -283,14 +296,25 @@ NOTES = (
     "t-test on the per-seed final test accuracies. n/a: no `random` to compare with, "
     "fewer than 2 seeds on a side, or no spread over seeds on either side; ref.: the "
     "reference itself.",
-    f"- ▲ / ▼: better / worse than `random` at p < {ALPHA} (beside *best-val*: the same test "
-    "on the best-val accuracies).",
+    "- *Holm p*: Welch's p adjusted by Holm's method over every final-accuracy comparison "
+    "with `random` in this report (the family; the best-val comparisons are a second "
+    f"family); at most {ALPHA} × the family's size of the raw p < {ALPHA} are expected by "
+    "chance alone. *BH q*: the Benjamini–Hochberg false-discovery-rate q over the same "
+    "family.",
+    "- *rank p*: exact two-sided Mann–Whitney U test on the same per-seed values (every "
+    "split of the seeds enumerated; robust to a collapsed seed); with 3 seeds a side it "
+    "cannot go below 0.1. ≠: it and Welch's p fall on different sides of "
+    f"{ALPHA}.",
+    f"- ▲ / ▼: better / worse than `random` at Holm p < {ALPHA} (beside *best-val*: the "
+    "same test, Holm-adjusted within the best-val family).",
     "- ≈: |Δ| is less than twice the larger of the two standard deviations over seeds: "
     "single runs of the method and of `random` overlap, so unless p is small the seeds "
     "do not tell them apart and more seeds are needed.",
     "- *condition*: what differs between blocks of the same setting, each compared with its "
     "own `random`: label noise, and *steps*, the baseline's student updates (LGL: the "
-    "baseline length its schedule is matched with).",
+    "baseline length its schedule is matched with). A capped pace "
+    '("(max_fraction=…)") is a variant of its method, not a condition: it is compared '
+    "with the uncapped `random` of the same noise level and budget.",
     "- *best-val*: the test accuracy at the evaluation with the highest validation accuracy "
     "(n/a: no validation split).",
     "- *student updates*: `train.num_steps` relative to `random`'s.",
@@ -323,11 +347,32 @@ def _heading(title: str | None, what: str) -> str:
     return f"# {title}: {what}\n\n" if title else f"# {what[:1].upper()}{what[1:]}\n\n"
 
 
-def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) -> list[str]:
-    """Write ``table.md``, ``table.csv`` and ``summary.json`` into ``out_dir``; their paths."""
+def seed_line(rows: Sequence[Row], seed_rule: str | None) -> str:
+    """The seed rule declared before the runs, and the seed counts the table has."""
+    counts = sorted({r.seeds for r in rows})
+    have = "every row has " + " or ".join(map(str, counts)) + " seeds"
+    if seed_rule:
+        return f"Seed rule: {seed_rule}. In this table {have}.\n\n"
+    return f"Seeds: {have}; no seed rule was recorded with this report.\n\n"
+
+
+def write_table(
+    rows: Sequence[Row],
+    out_dir: str,
+    *,
+    title: str | None = None,
+    seed_rule: str | None = None,
+    note: str | None = None,
+) -> list[str]:
+    """Write ``table.md``, ``table.csv`` and ``summary.json`` into ``out_dir``; their paths.
+
+    ``seed_rule`` (how many seeds each block runs, as declared by the launch script) is
+    stated in table.md and kept in summary.json; ``note`` is a paragraph for the top of
+    table.md (say, that the report was re-rendered from an older summary)."""
     md_path = os.path.join(out_dir, "table.md")
     with open(md_path, "w") as f:
-        f.write(_heading(title, "results") + _setting_line(rows) + markdown_table(rows))
+        f.write(_heading(title, "results") + _setting_line(rows) + seed_line(rows, seed_rule))
+        f.write((f"{note}\n\n" if note else "") + markdown_table(rows))
         f.write("\n" + "\n".join(NOTES) + "\n")
 
     csv_path = os.path.join(out_dir, "table.csv")
@@ -376,6 +421,12 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
         "embed_knn_first_pct",
         "embed_knn_last_pct",
         "pixel_knn_pct",
+        "p_holm_vs_random",
+        "q_bh_vs_random",
+        "p_rank_vs_random",
+        "best_val_p_holm_vs_random",
+        "best_val_q_bh_vs_random",
+        "best_val_p_rank_vs_random",
     ]
 
     def pct(x):
@@ -389,6 +440,9 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
             return [""] * 4
         low, high = c.ci95 if c.ci95 is not None else (None, None)
         return [pct(c.delta), pct(low), pct(high), num(c.p)]
+
+    def adjusted(c: Comparison | None) -> list[str]:
+        return [""] * 3 if c is None else [num(c.p_holm), num(c.q_bh), num(c.p_rank)]
 
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -435,18 +489,25 @@ def write_table(rows: Sequence[Row], out_dir: str, *, title: str | None = None) 
                     pct(kn and kn.first_mean),
                     pct(kn and kn.last_mean),
                     pct(kn and kn.pixel_mean),
+                    *adjusted(c),
+                    *adjusted(r.best_val_vs_random),
                 ]
             )
 
     json_path = os.path.join(out_dir, "summary.json")
     summary = {
         "title": title,
+        "seed_rule": seed_rule,
+        "note": note,
         "accuracy_unit": "fraction",
         "std": "sample standard deviation over seeds (ddof=1); null with one seed",
         "versus_random": (
             "final_vs_random / best_val_vs_random: delta = mean − random's mean; ci95 = "
             "95 % interval of delta (Welch–Satterthwaite df); p = Welch's two-sided t-test; "
-            "within_two_std = |delta| < 2 × the larger std; null (or why_na) where undefined"
+            "p_holm = Holm-adjusted p and q_bh = Benjamini–Hochberg q over the report's "
+            "final_vs_random comparisons (one family) or best_val_vs_random ones (another); "
+            "p_rank = exact two-sided Mann–Whitney U p; within_two_std = |delta| < 2 × the "
+            "larger std; null (or why_na) where undefined"
         ),
         "rows": [asdict(r) for r in rows],
     }

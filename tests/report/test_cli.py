@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -55,6 +56,8 @@ def test_end_to_end(sweep, tmp_path, capsys):
         "table.md",
         "table.csv",
         "summary.json",
+        "findings.md",
+        "runs.json",
         "peak.md",
         "curves.png",
         "tsne.png",
@@ -94,6 +97,8 @@ def test_notes_when_there_is_nothing_to_plot(tmp_path, capsys):
         "table.md",
         "table.csv",
         "summary.json",
+        "findings.md",
+        "runs.json",
         "peak.md",
         "curves.png",
     }
@@ -188,3 +193,109 @@ def test_noise_sweep_end_to_end(tmp_path, capsys):
     assert summary["rows"][5]["rounds"]["noisy_fraction"] == pytest.approx(0.4)
     assert summary["rows"][3]["embedding_knn"]["last_mean"] == pytest.approx(0.7)
     assert "label_noise=0.4 · spl (max_fraction=0.6): seeds 0, 1, 2" in capsys.readouterr().out
+
+
+def test_from_summary_renders_the_same_report_again(tmp_path, capsys):
+    """A report rendered again from its summary.json (and runs.json) alone, without the
+    runs, gives the same tables and findings and redraws the figures."""
+    test_noise_sweep_end_to_end(tmp_path, capsys)
+    out = tmp_path / "report"
+    shutil.rmtree(tmp_path / "runs")
+    again = tmp_path / "again"
+    rule = "3 seeds (0, 1, 2) for every block, declared before the runs"
+    assert main(["--from-summary", str(out / "summary.json"), "--out", str(again)]) == 0
+    for name in ("table.md", "table.csv", "peak.md", "selection.md", "embedding.md"):
+        assert (again / name).read_text() == (out / name).read_text(), name
+    assert (again / "findings.md").read_text() == (out / "findings.md").read_text()
+    for png in ("curves.png", "rounds.png"):
+        assert (again / png).stat().st_size > 1000
+    assert "tsne.png left as it is" in capsys.readouterr().out
+    # The seed rule given now is kept in the summary for the next rendering.
+    assert (
+        main(
+            [
+                "--from-summary",
+                str(again / "summary.json"),
+                "--out",
+                str(again),
+                "--seed-rule",
+                rule,
+            ]
+        )
+        == 0
+    )
+    assert main(["--from-summary", str(again / "summary.json"), "--out", str(again)]) == 0
+    assert json.loads((again / "summary.json").read_text())["seed_rule"] == rule
+    assert f"Seed rule: {rule}." in (again / "table.md").read_text()
+    assert rule in (again / "findings.md").read_text()
+
+
+def test_from_summary_of_an_old_report_without_runs_json(tmp_path, capsys):
+    """A summary written before the tests against random existed (no reference, no
+    condition): the comparisons are computed from its per-seed values."""
+    rows = []
+    for method, finals in (("random", [0.80, 0.81, 0.82]), ("spl", [0.70, 0.71, 0.72])):
+        rows.append(
+            {
+                "dataset": "cifar10",
+                "setting": "lenet",
+                "method": method,
+                "seeds": 3,
+                "unfinished": 0,
+                "num_steps": 300,
+                "batch_size": 32,
+                "final_test_accuracy": finals,
+                "final_test_accuracy_mean": float(np.mean(finals)),
+                "final_test_accuracy_std": float(np.std(finals, ddof=1)),
+                "best_val_test_accuracy": [],
+                "best_val_test_accuracy_mean": None,
+                "best_val_test_accuracy_std": None,
+                "extra_forward_passes_mean": 0.0,
+                "wall_time_mean": 10.0,
+                "wall_time_lower_bound": False,
+                "timing_mean": {"total": 10.0},
+                "updates_vs_random": 1.0,
+                "extra_forward_vs_random_training": 0.0,
+                "wall_time_vs_random": 1.0,
+            }
+        )
+    path = tmp_path / "old" / "summary.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"title": "Old", "rows": rows}))
+    out = tmp_path / "new"
+    assert main(["--from-summary", str(path), "--out", str(out)]) == 0
+    assert "figures left as they are" in capsys.readouterr().out
+    md = (out / "table.md").read_text()
+    # One comparison: Holm leaves Welch's p as it is; 3 seeds a side: rank p ≥ 0.1.
+    assert (
+        "| spl | 3 | 71.00 ± 1.00 ▼ | -10.00 | [-12.27, -7.73] | <0.001 | <0.001 | <0.001 "
+        "| 0.100 ≠ |" in md
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rows"][1]["reference"] == "random"
+    assert summary["rows"][1]["final_vs_random"]["p_rank"] == pytest.approx(0.1)
+    findings = (out / "findings.md").read_text()
+    assert "1 comparisons with `random`; 1 at Welch p < 0.05" in findings
+
+
+def test_from_summary_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "summary.json"
+    bad.write_text("{not json")
+    assert main(["--from-summary", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot render") and "\n" not in err
+    bad.write_text(json.dumps({"rows": [{"method": "random"}]}))
+    assert main(["--from-summary", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "missing field" in capsys.readouterr().err
+    assert main(["--from-summary", str(bad), str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert main(["--out", str(tmp_path / "o")]) == 2
+
+
+def test_runs_json_keeps_a_diverged_run_as_missing_values(tmp_path):
+    write_run(tmp_path / "runs" / "random" / "seed_0", train_loss=[1.0, float("nan"), 0.5])
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 0
+    text = (out / "runs.json").read_text()
+    assert "NaN" not in text
+    (run,) = json.loads(text)["runs"]
+    assert [r["train_loss"] for r in run["rows"]] == [1.0, None, 0.5]

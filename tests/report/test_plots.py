@@ -12,7 +12,14 @@ from lgl_spl.report import (
     plot_toy_loss,
     round_curve,
 )
-from lgl_spl.report.plots import _panels, rounds_figure
+from lgl_spl.report.plots import (
+    LEGEND_WIDTH,
+    METHOD_COLOURS,
+    _panels,
+    curves_figure,
+    rounds_figure,
+    toy_loss_figure,
+)
 from lgl_spl.report.tsne import pick_snapshots, plot_tsne, tsne_run
 from tests.report.helpers import make_rounds, write_snapshots
 
@@ -139,7 +146,7 @@ def test_rounds_png_one_row_per_condition_and_a_noise_panel_where_noisy(run_fact
     noisy_ax = fig.axes[2]
     assert [line.get_label() for line in noisy_ax.get_lines()] == ["random", "spl", "in the data"]
     dashed = noisy_ax.get_lines()[-1]
-    assert dashed.get_linestyle() == "--" and list(dashed.get_ydata()) == [0.4, 0.4]
+    assert dashed.get_linestyle() == ":" and list(dashed.get_ydata()) == [0.4, 0.4]
     spl_line = noisy_ax.get_lines()[1]
     np.testing.assert_allclose(spl_line.get_ydata(), [0.1, 0.2, 0.3, 0.4])
     # The same colour per method as in curves.png.
@@ -155,7 +162,8 @@ def test_rounds_png_without_noise_has_one_panel_per_setting(run_factory):
     _noise_sweep(run_factory, levels=(0.0,))
     fig = rounds_figure(_groups(run_factory.root))
     assert len(fig.axes) == 1
-    assert fig.get_size_inches()[0] == pytest.approx(6.0)  # no empty second column
+    # No empty second column: one panel and the legend beside it.
+    assert fig.get_size_inches()[0] == pytest.approx(6.0 + LEGEND_WIDTH)
 
 
 def test_rounds_png_skipped_without_rounds(run_factory, tmp_path):
@@ -181,3 +189,103 @@ def test_curves_have_one_panel_per_noise_level(run_factory, tmp_path):
     panels = _panels(groups)
     assert [[g.label for g in members] for members in panels.values()] == [["random", "spl"]] * 3
     assert plot_curves(groups, str(tmp_path / "c.png"))
+
+
+# ---- one colour per method, legends outside ---------------------------------------------------
+
+
+def _lines(fig) -> dict[str, list]:
+    """Every labelled data line of a figure, by label."""
+    out: dict[str, list] = {}
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if not line.get_label().startswith("_"):
+                out.setdefault(line.get_label(), []).append(line)
+    return out
+
+
+def _mixed_sweep(run_factory):
+    """Two noise levels; random, spl, spl_inv, spld, capped spl × 2 seeds, with rounds; the
+    methods appear in a different order in the second block (spl_inv first)."""
+    for noise, methods in ((0.0, ("spl", "spld")), (0.4, ("spl_inv", "spl", "spl_cap"))):
+        for seed in (0, 1):
+            for name in ("random", *methods):
+                config = {"data.label_noise": noise}
+                if name == "spl_cap":
+                    config["method.max_fraction"] = 0.6
+                extra = {"noisy_fraction": noise} if noise else {}
+                run_factory(
+                    f"{name}-{noise}/s{seed}",
+                    method=name.removesuffix("_cap"),
+                    seed=seed,
+                    accs=[0.3 + seed / 10, 0.5, 0.6 - seed / 20],
+                    config=config,
+                    rounds=make_rounds(**extra),
+                )
+
+
+def test_a_method_has_one_colour_in_every_figure(run_factory):
+    _mixed_sweep(run_factory)
+    groups = _groups(run_factory.root)
+    for fig in (curves_figure(groups), rounds_figure(groups)):
+        lines = _lines(fig)
+        for label, expected in (("random", "random"), ("spl", "spl"), ("spl_inv", "spl_inv")):
+            assert {line.get_color() for line in lines[label]} == {METHOD_COLOURS[expected]}
+            assert {line.get_linestyle() for line in lines[label]} == {"-"}
+        capped = lines["spl (max_fraction=0.6)"]
+        # The capped pace: spl's hue, dashed.
+        assert {(x.get_color(), x.get_linestyle()) for x in capped} == {
+            (METHOD_COLOURS["spl"], "--")
+        }
+    # Nine methods of the reports, nine distinct colours (the toy lgl_r2 shares lgl_r3's).
+    shown = {k: v for k, v in METHOD_COLOURS.items() if k != "lgl_r2"}
+    assert len(set(shown.values())) == len(shown)
+
+
+def test_toy_loss_uses_the_same_colours(run_factory):
+    for method in ("random", "spl", "spl_inv"):
+        run_factory(
+            f"{method}/s0", method=method, dataset="toy", model="mlp1", train_loss=[1.0, 0.5, 0.2]
+        )
+    fig = toy_loss_figure(_groups(run_factory.root))
+    lines = _lines(fig)
+    assert lines["baseline"][0].get_color() == METHOD_COLOURS["random"]
+    assert lines["spl_inv"][0].get_color() == METHOD_COLOURS["spl_inv"]
+
+
+def test_legends_sit_outside_the_panels(run_factory):
+    _mixed_sweep(run_factory)
+    groups = _groups(run_factory.root)
+    for fig in (curves_figure(groups), rounds_figure(groups)):
+        assert all(ax.get_legend() is None for ax in fig.axes)  # none on the data
+        (legend,) = fig.legends
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert labels[:2] == ["random", "spl"] and "spl (max_fraction=0.6)" in labels
+        assert len(labels) == len(set(labels))  # each method once
+        fig.draw_without_rendering()  # constrained layout places the legend
+        box = legend.get_window_extent()
+        for ax in fig.axes:
+            assert box.x0 >= ax.get_window_extent().x1  # entirely right of every panel
+
+
+def test_bands_have_an_outline_in_the_lines_style(run_factory):
+    _mixed_sweep(run_factory)
+    fig = curves_figure(_groups(run_factory.root))
+    ax = fig.axes[1]  # noise 0.4: random, spl_inv, spl, capped spl
+    bands = ax.collections
+    assert len(bands) == 4
+    face = [tuple(b.get_facecolor()[0]) for b in bands]
+    edge = [tuple(b.get_edgecolor()[0]) for b in bands]
+    assert all(f[3] < 0.15 for f in face)  # light fills
+    assert all(e[3] > f[3] for e, f in zip(edge, face, strict=True))  # stronger outlines
+    assert len(set(edge)) == 3  # spl and its capped variant share a hue …
+    assert bands[3].get_linestyle() != bands[2].get_linestyle()  # … not a line style
+
+
+def test_rounds_mark_each_method_so_coinciding_lines_stay_visible(run_factory):
+    for method in ("spl", "spl_inv"):  # the same pace: the same selected fractions
+        run_factory(f"{method}/s0", method=method, rounds=make_rounds((0.5, 0.7, 1.0)))
+    lines = _lines(rounds_figure(_groups(run_factory.root)))
+    spl, inv = lines["spl"][0], lines["spl_inv"][0]
+    np.testing.assert_array_equal(spl.get_ydata(), inv.get_ydata())
+    assert spl.get_marker() != inv.get_marker() and spl.get_markerfacecolor() == "none"

@@ -2,9 +2,10 @@
 
 import math
 
+import numpy as np
 import pytest
 
-from lgl_spl.report.stats import welch, welch_df
+from lgl_spl.report.stats import adjust, benjamini_hochberg, holm, rank_test, welch, welch_df
 
 
 def test_interval_matches_a_hand_computation():
@@ -70,3 +71,49 @@ def test_undefined_cases_give_none_not_numbers():
 
     assert welch([], [0.8, 0.9]) is None
     assert welch([0.8, float("nan")], [0.8, 0.9]).n == 1  # NaN seeds are left out
+
+
+def test_holm_and_benjamini_hochberg_by_hand():
+    p = [0.01, 0.04, 0.03, None, 0.005]
+    # Sorted 0.005, 0.01, 0.03, 0.04 (m = 4): Holm 4×, 3×, 2×, 1×, kept non-decreasing.
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, None, 0.02])
+    # BH: m·p/rank = 0.02, 0.02, 0.04, 0.04, then the running minimum from the top.
+    assert benjamini_hochberg(p) == pytest.approx([0.02, 0.04, 0.04, None, 0.02])
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 2 × 0.8 capped at 1; monotone
+
+
+def test_rank_test_matches_scipy_exact_and_its_floor():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        a, b = rng.normal(size=5), rng.normal(size=4) + 1
+        assert rank_test(a, b) == pytest.approx(stats.mannwhitneyu(a, b, method="exact").pvalue)
+    # Complete separation: 2 of the C(6, 3) = 20 splits are as extreme (both directions).
+    assert rank_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0]) == pytest.approx(0.1)
+    assert rank_test([6.0, 7, 8, 9, 10], [1.0, 2, 3, 4, 5]) == pytest.approx(2 / 252)
+    assert rank_test([1.0], [2.0, 3.0]) is None
+
+
+def test_rank_test_is_exact_with_ties_and_ignores_a_collapsed_seeds_size():
+    # Identical samples: every split is at least as extreme as the observed (none): p = 1.
+    assert rank_test([0.5, 0.5, 0.6], [0.5, 0.5, 0.6]) == pytest.approx(1.0)
+    # A seed at chance inflates the spread (Welch's p) but not the ranks: all five seeds
+    # are still below the reference's, the most extreme of 252 splits.
+    collapsed = [0.25, 0.26, 0.27, 0.28, 0.0]
+    reference = [0.30, 0.31, 0.32, 0.33, 0.34]
+    c = welch(collapsed, reference)
+    assert c.p > 0.05 and c.p_rank == pytest.approx(rank_test(collapsed, reference))
+    assert c.p_rank == pytest.approx(2 / 252) and c.rank_disagrees
+
+
+def test_holm_decides_the_marks_of_a_family():
+    strong = welch([0.90, 0.91, 0.92], [0.80, 0.81, 0.82])  # p ≈ 0.0002
+    weak = welch([0.84, 0.85, 0.87], [0.80, 0.81, 0.82])  # 0.01 < p < 0.05
+    nulls = [welch([0.80, 0.82, 0.81 + i / 1000], [0.80, 0.81, 0.82]) for i in range(4)]
+    assert weak.significant and weak.mark == "▲"  # alone it is a family of one
+    adjust([strong, weak, None, *nulls])
+    assert strong.p_holm == pytest.approx(6 * strong.p) and strong.mark == "▲"
+    assert weak.p_holm == pytest.approx(min(1.0, 5 * weak.p))
+    assert weak.significant_raw and not weak.significant and weak.mark == ""
+    assert weak.q_bh == pytest.approx(6 * weak.p / 2)

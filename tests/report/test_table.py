@@ -99,7 +99,7 @@ def test_markdown_is_a_clean_github_table(sweep):
     lines = markdown_table(rows).strip().splitlines()
     assert len(lines) == 2 + len(rows)
     widths = {line.count("|") for line in lines}
-    assert widths == {11}  # 10 columns; no dataset/setting/condition columns for one setting
+    assert widths == {14}  # 13 columns; no dataset/setting/condition columns for one setting
     assert set(lines[1]) <= set("|-: ")
     spld = next(line for line in lines if line.startswith("| spld "))
     mean, std = 100 * np.mean(FINAL["spld"]), 100 * np.std(FINAL["spld"], ddof=1)
@@ -116,7 +116,7 @@ def test_no_validation_split_says_na(run_factory):
     assert row.best_val_test_accuracy_mean is None
     line = markdown_table([row]).splitlines()[2]
     # One seed: the mean alone; random is the reference; no val split: n/a.
-    assert "| 60.00 | ref. | — | — | n/a |" in line
+    assert "| 60.00 | ref. | — | — | — | — | — | n/a |" in line
 
 
 def test_missing_random_gives_na_ratios(run_factory):
@@ -221,7 +221,7 @@ def test_markdown_marks_wins_losses_and_too_close_rows(planted, tmp_path):
 
     write_table(rows, str(tmp_path))
     md = (tmp_path / "table.md").read_text()
-    assert "- ▲ / ▼: better / worse than `random` at p < 0.05" in md
+    assert "- ▲ / ▼: better / worse than `random` at Holm p < 0.05" in md
     assert "- ≈: |Δ| is less than twice the larger" in md
     with open(tmp_path / "table.csv") as f:
         table = {r["method"]: r for r in csv.DictReader(f)}
