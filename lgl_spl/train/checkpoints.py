@@ -39,6 +39,12 @@ _ITEMS = ("state", "meta")
 _CHECKSUMS = "checksums"  # key of the per-array CRC-32s in a checkpoint's JSON side
 
 
+def _path(path) -> str:
+    """``train/opt_state/1/mu`` for a tree path (orbax's metadata tree turns tuples into
+    lists or dicts, so only the keys' names are compared)."""
+    return "/".join(str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", k)))) for k in path)
+
+
 class Damaged(Exception):
     """A complete checkpoint whose files cannot be read back as they were written."""
 
@@ -279,14 +285,12 @@ class Checkpoints:
             with _one_line_errors():
                 saved = self.manager.item_metadata(step)["state"]
             saved_shapes = {
-                jax.tree_util.keystr(p): tuple(m.shape)
-                for p, m in jax.tree_util.tree_flatten_with_path(saved)[0]
+                _path(p): tuple(m.shape) for p, m in jax.tree_util.tree_flatten_with_path(saved)[0]
             }
         except Exception:  # noqa: BLE001 - unreadable metadata: damage, not a misfit
             return None
         wanted = {
-            jax.tree_util.keystr(p): tuple(np.shape(x))
-            for p, x in jax.tree_util.tree_flatten_with_path(like)[0]
+            _path(p): tuple(np.shape(x)) for p, x in jax.tree_util.tree_flatten_with_path(like)[0]
         }
         if set(saved_shapes) != set(wanted):
             extra = sorted(set(saved_shapes) ^ set(wanted))
