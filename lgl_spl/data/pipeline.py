@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lgl_spl.data import folder
 from lgl_spl.data.dataset import Dataset
 from lgl_spl.data.random_access import RandomAccessSource
 from lgl_spl.data.sources import (
@@ -18,7 +19,8 @@ from lgl_spl.data.sources import (
 from lgl_spl.errors import ConfigError
 
 HOST_NAMES = ("imagenet2012",)
-KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES
+FOLDER = "folder"  # the user's own images in class folders (data.path)
+KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES + (FOLDER,)
 
 
 def _raw(cfg, seed: int) -> Raw:
@@ -95,6 +97,8 @@ def load(cfg, *, seed: int = 0) -> Dataset:
     """Load ``cfg.name`` (or ``cfg.npz_path``) into a ``Dataset``."""
     if cfg.name in HOST_NAMES and not cfg.get("npz_path", ""):
         return _load_host(cfg, seed)
+    if cfg.name == FOLDER and not cfg.get("npz_path", ""):
+        return _load_folder(cfg, seed)
     raw = _raw(cfg, seed)
     num_classes = len(raw.label_names)
     x, y, x_val, y_val, clean = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
@@ -140,4 +144,59 @@ def _load_host(cfg, seed: int) -> Dataset:
         name=cfg.name,
         train_source=train,
         test_source=test,
+    )
+
+
+def _load_folder(cfg, seed: int) -> Dataset:
+    """Class folders (``lgl_spl.data.folder``), split as every dataset is.
+
+    In memory or streamed, the same examples land in the same places: ``train_limit``,
+    the validation split and label noise are applied to positions of the training files
+    (a ``val/`` folder is the validation split instead, never both), ``test_limit`` to
+    positions of the test files.
+    """
+    data = folder.read(cfg)
+    has_val = "val" in data.labels
+    if has_val and float(cfg.get("val_fraction", 0.0)):
+        raise ConfigError(
+            f"data.path {cfg.path!r} holds a val/ split and data.val_fraction is "
+            f"{cfg.val_fraction}: use one or the other (set data.val_fraction=0)"
+        )
+    num_classes = len(data.label_names)
+    positions = np.arange(len(data.labels["train"]))
+    train, y, val, y_val, clean = _split(positions, data.labels["train"], cfg, seed, num_classes)
+    if len(y) == 0:
+        raise ConfigError(f"data.path {cfg.path!r}: no training examples left after the splits")
+    test, y_test = _test_subset(
+        np.arange(len(data.labels["test"])), data.labels["test"], int(cfg.get("test_limit", 0))
+    )
+    if has_val:
+        val, y_val = np.arange(len(data.labels["val"])), data.labels["val"]
+    val_split = "val" if has_val else "train"
+    noise = float(cfg.get("label_noise", 0.0))
+    common = dict(
+        y_train=y.astype(np.int32),
+        y_test=y_test.astype(np.int32),
+        y_val=y_val.astype(np.int32),
+        num_classes=num_classes,
+        label_names=data.label_names,
+        name=cfg.name,
+        y_train_clean=clean.astype(np.int32) if noise else None,
+    )
+    if not data.streamed:
+        return Dataset(
+            x_train=data.x["train"][train],
+            x_test=data.x["test"][test],
+            x_val=data.x[val_split][val],
+            **common,
+        )
+    empty = np.zeros((0, data.image_size, data.image_size, data.channels), np.uint8)
+    return Dataset(
+        x_train=empty,
+        x_test=empty,
+        x_val=empty,
+        train_source=data.sources["train"].subset(train),
+        test_source=data.sources["test"].subset(test),
+        val_source=data.sources[val_split].subset(val) if len(val) else None,
+        **common,
     )

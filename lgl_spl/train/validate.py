@@ -56,6 +56,8 @@ def validate_config(config) -> None:
             f"unknown dataset {config.data.name!r}; choose one of {', '.join(KNOWN_DATASETS)} "
             "or set data.npz_path"
         )
+    if config.data.name == "folder" and not config.data.npz_path:
+        _validate_folder(config.data)
     if config.model.name not in MODELS:
         raise ConfigError(
             f"unknown model {config.model.name!r}; choose one of {', '.join(sorted(MODELS))}"
@@ -101,6 +103,20 @@ def validate_config(config) -> None:
         raise ConfigError(f"model.width must be > 0, got {config.model.width}")
     _validate_train(config.train)
     validate_method(config.method)
+
+
+def _validate_folder(data) -> None:
+    """``data.name = "folder"``: a path, a size and a memory limit (the files: at load)."""
+    if not data.path:
+        raise ConfigError(
+            'data.name "folder" needs data.path: a folder holding train/<class>/ and test/<class>/'
+        )
+    for key in ("image_size", "in_memory_limit_mb"):
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ConfigError(f"data.{key} must be a number ≥ 0, got {value!r}")
+    if int(data.image_size) != data.image_size:
+        raise ConfigError(f"data.image_size must be an integer, got {data.image_size!r}")
 
 
 _TRAIN_FIELDS = {

@@ -1,0 +1,343 @@
+"""Your own images: ``data.name = "folder"``, one folder per class under each split.
+
+``data.path`` holds ``train/<class>/*`` and ``test/<class>/*`` (optionally ``val/<class>/*``),
+PNG or JPEG files. Classes are the sorted folder names; every split must hold the same ones.
+Images are resized (not cropped) to ``data.image_size`` square with a bilinear filter; with
+``data.image_size = 0`` they must already share one square size, which is kept. They keep a
+single channel when every image is greyscale, else they become RGB.
+
+Every file's header is read before training (size, mode, and for PNG the checksums), so a
+missing split, an empty class folder, a file that is not a PNG or JPEG or that cannot be
+read stops the run with one line naming it. When the decoded images take at most
+``data.in_memory_limit_mb`` they are decoded here into arrays (the in-memory path of every
+other dataset); otherwise they are decoded by file path, a round's batches ahead, by the
+Grain workers of :mod:`lgl_spl.data.input_pipeline` (the ImageNet path).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import logging
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from lgl_spl.errors import ConfigError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg")
+SPLITS = ("train", "val", "test")  # val is optional
+_GREY_MODES = ("1", "L", "LA")
+_THREADS = 8  # Pillow releases the GIL while it reads and decodes
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Tree:
+    """The files of a folder dataset: per split, paths relative to ``root`` and labels."""
+
+    root: str
+    classes: tuple[str, ...]
+    files: dict[str, list[str]]
+    labels: dict[str, np.ndarray]
+
+    @property
+    def num_files(self) -> int:
+        return sum(len(f) for f in self.files.values())
+
+
+def _entries(folder: str) -> list[os.DirEntry]:
+    """A folder's entries, hidden ones (``.DS_Store``, ``.ipynb_checkpoints``) left out."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError as e:
+        raise ConfigError(f"folder {folder!r} cannot be read: {e.strerror or e}") from None
+
+
+def scan(root: str) -> Tree:
+    """The class folders and image files under ``root``; every layout error is one line."""
+    if not root:
+        raise ConfigError('data.name "folder" needs data.path, the folder holding train/ and test/')
+    if not os.path.isdir(root):
+        raise ConfigError(f"data.path {root!r} is not a folder")
+    classes: dict[str, tuple[str, ...]] = {}
+    files: dict[str, list[str]] = {}
+    labels: dict[str, np.ndarray] = {}
+    for split in SPLITS:
+        top = os.path.join(root, split)
+        if not os.path.isdir(top):
+            if split == "val":
+                continue
+            raise ConfigError(
+                f"missing split folder {top!r}: data.path must hold train/<class>/ and "
+                "test/<class>/ (val/<class>/ optional)"
+            )
+        entries = _entries(top)
+        stray = [e.name for e in entries if not e.is_dir()]
+        if stray:
+            raise ConfigError(
+                f"{os.path.join(top, stray[0])!r} is not a class folder: {top!r} must hold "
+                "only one folder per class"
+            )
+        if not entries:
+            raise ConfigError(f"split folder {top!r} holds no class folders")
+        classes[split] = tuple(e.name for e in entries)
+        paths, y = [], []
+        for label, entry in enumerate(entries):
+            images = []
+            for f in _entries(entry.path):
+                rel = os.path.join(split, entry.name, f.name)
+                if f.is_dir():
+                    raise ConfigError(
+                        f"{os.path.join(root, rel)!r} is a folder inside a class folder; "
+                        "a class folder holds image files only"
+                    )
+                if not f.name.lower().endswith(EXTENSIONS):
+                    raise ConfigError(
+                        f"{os.path.join(root, rel)!r} is not a PNG or JPEG file "
+                        f"(expected one of {', '.join(EXTENSIONS)})"
+                    )
+                images.append(rel)
+            if not images:
+                raise ConfigError(f"class folder {entry.path!r} holds no images")
+            paths += images
+            y += [label] * len(images)
+        files[split] = paths
+        labels[split] = np.asarray(y, np.int32)
+    names = classes["train"]
+    for split, found in classes.items():
+        if found != names:
+            missing = sorted(set(names) - set(found))
+            extra = sorted(set(found) - set(names))
+            parts = [f"lacks {missing}" if missing else "", f"adds {extra}" if extra else ""]
+            raise ConfigError(
+                f"the class folders of {os.path.join(root, split)!r} differ from train's: "
+                f"it {' and '.join(p for p in parts if p)}"
+            )
+    return Tree(root, names, files, labels)
+
+
+def _probe_one(path: str) -> tuple[int, int, str]:
+    """(width, height, mode) of one image, after checking it can be read."""
+    try:
+        with Image.open(path) as img:
+            if img.format not in ("PNG", "JPEG"):
+                raise ValueError(f"it is a {img.format} image, not PNG or JPEG")
+            width, height, mode = *img.size, img.mode
+            # EXIF orientations 5-8 turn the image a quarter (a PNG's EXIF would need a decode).
+            orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
+            img.verify()  # PNG: every chunk's checksum
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ConfigError(f"image {path!r} cannot be read: {_reason(e)}") from None
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height, mode
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:200]
+
+
+def probe(tree: Tree) -> tuple[set[tuple[int, int]], int]:
+    """The image sizes (width, height) found and the channels to keep (1: all greyscale)."""
+    paths = [os.path.join(tree.root, p) for split in tree.files.values() for p in split]
+    with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
+        found = list(pool.map(_probe_one, paths, chunksize=64))
+    sizes = {(w, h) for w, h, _ in found}
+    channels = 1 if all(mode in _GREY_MODES for _, _, mode in found) else 3
+    return sizes, channels
+
+
+def image_size(requested: int, sizes: set[tuple[int, int]], root: str) -> int:
+    """``requested``, or with 0 the one square size every image already has."""
+    if requested:
+        return int(requested)
+    if len(sizes) == 1:
+        ((w, h),) = sizes
+        if w == h:
+            return int(w)
+    shown = ", ".join(f"{w}×{h}" for w, h in sorted(sizes)[:3])
+    raise ConfigError(
+        f"the images under {root!r} are not all one square size ({shown}"
+        f"{', …' if len(sizes) > 3 else ''}); set data.image_size to resize them"
+    )
+
+
+def load_image(path: str, size: int, channels: int) -> np.ndarray:
+    """uint8 [size, size, channels]: the file upright (EXIF), resized to a square."""
+    try:
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            img = img.convert("L" if channels == 1 else "RGB")
+            if img.size != (size, size):
+                img = img.resize((size, size), Image.Resampling.BILINEAR)
+            out = np.asarray(img, np.uint8)
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ConfigError(f"image {path!r} cannot be read: {_reason(e)}") from None
+    return out[..., None] if channels == 1 else out
+
+
+def load_arrays(root: str, paths: list[str], size: int, channels: int) -> np.ndarray:
+    """uint8 [N, size, size, channels]: ``paths`` (relative to ``root``) decoded here."""
+    out = np.empty((len(paths), size, size, channels), np.uint8)
+
+    def one(i: int) -> None:
+        out[i] = load_image(os.path.join(root, paths[i]), size, channels)
+
+    with concurrent.futures.ThreadPoolExecutor(_THREADS) as pool:
+        list(pool.map(one, range(len(paths)), chunksize=64))
+    return out
+
+
+class FolderFiles:
+    """The records the input workers read: ``{"image": path, "label": int}`` by key.
+
+    Paths are kept as one byte string and offsets, not a list of strings: this object is
+    pickled into every worker, and a million paths pickle as one buffer.
+    """
+
+    def __init__(self, root: str, paths: list[str], labels: np.ndarray):
+        encoded = [p.encode() for p in paths]
+        self.root = root
+        self._blob = b"".join(encoded)
+        self._offsets = np.cumsum([0, *map(len, encoded)], dtype=np.int64)
+        self.labels = np.asarray(labels, np.int32)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def path(self, key: int) -> str:
+        lo, hi = self._offsets[key], self._offsets[key + 1]
+        return os.path.join(self.root, self._blob[lo:hi].decode())
+
+    def __getitem__(self, key: int) -> dict:
+        return {"image": self.path(int(key)), "label": int(self.labels[int(key)])}
+
+    def __getitems__(self, keys) -> list[dict]:
+        return [self[k] for k in keys]
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderTransform:
+    """An image file to uint8 [size, size, channels]; the same for training and evaluation.
+
+    Random transforms of folder datasets happen on the device (``data.augment``), as for
+    every in-memory dataset, so the streamed and in-memory paths train on the same pixels.
+    """
+
+    size: int
+    channels: int = 3
+
+    def __call__(self, image, step: int = 0, position: int = 0) -> np.ndarray:
+        del step, position
+        return load_image(image, self.size, self.channels)
+
+
+class FolderSource:
+    """Random access by position to one split's image files (the streamed path).
+
+    The interface of :class:`lgl_spl.data.random_access.RandomAccessSource`: labels in
+    memory, ``keys``/``subset`` views, ``transform`` and ``gather``.
+    """
+
+    def __init__(
+        self,
+        files: FolderFiles,
+        *,
+        image_size: int,
+        channels: int,
+        label_names: tuple[str, ...],
+        index: np.ndarray | None = None,
+    ):
+        self.files = files
+        self.image_size = int(image_size)
+        self.channels = int(channels)
+        self.label_names = tuple(label_names)
+        self.num_classes = len(self.label_names)
+        self._index = np.arange(len(files)) if index is None else np.asarray(index)
+        self.labels = files.labels[self._index]
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def data_source(self) -> FolderFiles:
+        return self.files
+
+    def keys(self, positions) -> np.ndarray:
+        return self._index[np.asarray(positions)]
+
+    def subset(self, positions) -> FolderSource:
+        return FolderSource(
+            self.files,
+            image_size=self.image_size,
+            channels=self.channels,
+            label_names=self.label_names,
+            index=self._index[np.asarray(positions)],
+        )
+
+    def transform(self, *, train: bool = False, seed: int = 0) -> FolderTransform:
+        del train, seed  # no host-side randomness: augmentation runs on the device
+        return FolderTransform(self.image_size, self.channels)
+
+    def gather(self, indices, *, train: bool = False, step: int = 0, seed: int = 0) -> np.ndarray:
+        """uint8 [B, S, S, C] images for positions ``indices``, decoded here and now."""
+        del train, step, seed
+        keys = self.keys(indices)
+        return np.stack(
+            [load_image(self.files.path(int(k)), self.image_size, self.channels) for k in keys]
+        ).reshape(len(keys), self.image_size, self.image_size, self.channels)
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderData:
+    """A folder dataset, read: arrays (``x``) in memory, or sources to stream (``sources``)."""
+
+    label_names: tuple[str, ...]
+    labels: dict[str, np.ndarray]  # split -> int32 labels ("val" absent without val/)
+    x: dict[str, np.ndarray] | None  # split -> uint8 [N, S, S, C]; None when streamed
+    sources: dict[str, FolderSource] | None  # split -> source; None when in memory
+    image_size: int
+    channels: int
+
+    @property
+    def streamed(self) -> bool:
+        return self.sources is not None
+
+
+def read(cfg) -> FolderData:
+    """Scan and check ``cfg.path``; decode it into memory when it fits, else open sources."""
+    path = str(cfg.path)
+    root = os.path.abspath(os.path.expanduser(path)) if path else ""
+    tree = scan(root)
+    sizes, channels = probe(tree)
+    size = image_size(int(cfg.image_size), sizes, root)
+    limit_mb = float(cfg.in_memory_limit_mb)
+    need_mb = tree.num_files * size * size * channels / 2**20
+    common = dict(label_names=tree.classes, labels=tree.labels, image_size=size, channels=channels)
+    if need_mb <= limit_mb:
+        log.info(
+            "folder %s: %d images, %d classes, decoded into memory (%.0f MiB at %d×%d×%d)",
+            root, tree.num_files, len(tree.classes), need_mb, size, size, channels,
+        )  # fmt: skip
+        x = {s: load_arrays(root, paths, size, channels) for s, paths in tree.files.items()}
+        return FolderData(x=x, sources=None, **common)
+    log.info(
+        "folder %s: %d images, %d classes, streamed from disk (%.0f MiB decoded > "
+        "data.in_memory_limit_mb=%g)",
+        root, tree.num_files, len(tree.classes), need_mb, limit_mb,
+    )  # fmt: skip
+    sources = {
+        s: FolderSource(
+            FolderFiles(root, paths, tree.labels[s]),
+            image_size=size,
+            channels=channels,
+            label_names=tree.classes,
+        )
+        for s, paths in tree.files.items()
+    }
+    return FolderData(x=None, sources=sources, **common)
