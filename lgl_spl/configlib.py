@@ -41,7 +41,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.augment = "default"  # the paper's for this dataset | "none" | "crop_flip"
     c.data.path = ""  # "folder": DIR holding train/<class>/*, test/<class>/* (val/ optional)
     c.data.in_memory_limit_mb = 2048  # "folder": decode into memory up to this; else stream
-    c.data.image_size = 0  # imagenet, folder: side length; 0 = 224, folder: the images' own
+    c.data.image_size = 0  # imagenet, folder: side length (0: imagenet 224, folder its own)
     c.data.num_workers = -1  # host-decoded sources: decoding processes (-1: cores − 2; 0: threads)
     c.data.prefetch = 0  # host-decoded sources: batches decoded ahead (0: auto)
     c.data.chunk = 64  # host-decoded sources: images per decoding work item
