@@ -14,7 +14,7 @@ For each tree it times
   Pillow (what a user's own loop would do), with ``os.walk`` for the listing;
 - the loader's check alone (scan the tree, read every header, PNG checksums): what a
   streamed dataset costs before training;
-- the whole in-memory load, ``folder.read`` (scan, check, then a threaded decode).
+- the whole in-memory load, ``lgl_spl.data.load`` (scan, check, then a threaded decode).
 
 Variants alternate ``--repeats`` times; each reports its best pass, the ratio is the
 baseline's time over the variant's, measured in the same run.
@@ -29,11 +29,12 @@ import tempfile
 import time
 from functools import partial
 
-import ml_collections
 import numpy as np
 from PIL import Image
 
+from lgl_spl.configlib import base_config
 from lgl_spl.data import folder
+from lgl_spl.data import load as load_dataset
 from lgl_spl.data.synthetic_jpegs import encode_jpeg, natural_image
 
 
@@ -73,9 +74,9 @@ def check_only(root: str) -> None:
 
 
 def load(root: str, size: int) -> None:
-    cfg = ml_collections.ConfigDict(dict(path=root, image_size=size, in_memory_limit_mb=1e9))
-    data = folder.read(cfg)
-    assert not data.streamed
+    cfg = base_config().data
+    cfg.name, cfg.path, cfg.image_size = "folder", root, size
+    assert load_dataset(cfg).train_source is None  # in memory
 
 
 def best(fn, repeats: int) -> float:
@@ -111,7 +112,7 @@ def main() -> None:
             variants = {
                 "(a) one Pillow loop (os.walk, open, resize)": partial(baseline, root, size),
                 "check alone (scan, headers, PNG checksums)": partial(check_only, root),
-                "folder.read in memory (check + threaded decode)": partial(load, root, size),
+                "data.load in memory (check + threaded decode)": partial(load, root, size),
             }
             times = {name: [] for name in variants}
             for _ in range(args.repeats):

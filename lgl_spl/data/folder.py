@@ -8,17 +8,17 @@ single channel when every image is greyscale, else they become RGB.
 
 Every file's header is read before training (size, mode, and for PNG the checksums), so a
 missing split, an empty class folder, a file that is not a PNG or JPEG or that cannot be
-read stops the run with one line naming it. When the decoded images take at most
-``data.in_memory_limit_mb`` they are decoded here into arrays (the in-memory path of every
-other dataset); otherwise they are decoded by file path, a round's batches ahead, by the
-Grain workers of :mod:`lgl_spl.data.input_pipeline` (the ImageNet path).
+read stops the run with one line naming it. When the examples a run uses take at most
+``data.in_memory_limit_mb`` decoded, they are decoded once into arrays (the in-memory path
+of every other dataset); otherwise they are decoded by file path, a round's batches ahead,
+by the Grain workers of :mod:`lgl_spl.data.input_pipeline` (the ImageNet path). The choice
+is made in :func:`lgl_spl.data.pipeline.load`, after the run's splits.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import logging
 import os
 
 import numpy as np
@@ -30,8 +30,6 @@ EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLITS = ("train", "val", "test")  # val is optional
 _GREY_MODES = ("1", "L", "LA")
 _CHUNK = 64  # files a task: small images take microseconds, a task per file would dominate
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,17 +205,6 @@ def load_image(path: str, size: int, channels: int) -> np.ndarray:
     return out[..., None] if channels == 1 else out
 
 
-def load_arrays(root: str, paths: list[str], size: int, channels: int) -> np.ndarray:
-    """uint8 [N, size, size, channels]: ``paths`` (relative to ``root``) decoded here."""
-    out = np.empty((len(paths), size, size, channels), np.uint8)
-
-    def one(i: int) -> None:
-        out[i] = load_image(os.path.join(root, paths[i]), size, channels)
-
-    _each(one, len(paths))
-    return out
-
-
 class FolderFiles:
     """The records the input workers read: ``{"image": path, "label": int}`` by key.
 
@@ -309,60 +296,45 @@ class FolderSource:
         del train, seed  # no host-side randomness: augmentation runs on the device
         return FolderTransform(self.image_size, self.channels)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of this view's images, decoded."""
+        return len(self) * self.image_size**2 * self.channels
+
     def gather(self, indices, *, train: bool = False, step: int = 0, seed: int = 0) -> np.ndarray:
-        """uint8 [B, S, S, C] images for positions ``indices``, decoded here and now."""
+        """uint8 [B, S, S, C] images for positions ``indices``, decoded here and now (threads)."""
         del train, step, seed
         keys = self.keys(indices)
-        return np.stack(
-            [load_image(self.files.path(int(k)), self.image_size, self.channels) for k in keys]
-        ).reshape(len(keys), self.image_size, self.image_size, self.channels)
+        out = np.empty((len(keys), self.image_size, self.image_size, self.channels), np.uint8)
+
+        def one(i: int) -> None:
+            out[i] = load_image(self.files.path(int(keys[i])), self.image_size, self.channels)
+
+        _each(one, len(keys))
+        return out
+
+    def read_all(self) -> np.ndarray:
+        """Every image of this view, in order: the in-memory path."""
+        return self.gather(np.arange(len(self)))
 
 
-@dataclasses.dataclass(frozen=True)
-class FolderData:
-    """A folder dataset, read: arrays (``x``) in memory, or sources to stream (``sources``)."""
+def open_splits(cfg) -> dict[str, FolderSource]:
+    """Scan and check ``cfg.path``: a source for each split found (``val`` is optional).
 
-    label_names: tuple[str, ...]
-    labels: dict[str, np.ndarray]  # split -> int32 labels ("val" absent without val/)
-    x: dict[str, np.ndarray] | None  # split -> uint8 [N, S, S, C]; None when streamed
-    sources: dict[str, FolderSource] | None  # split -> source; None when in memory
-    image_size: int
-    channels: int
-
-    @property
-    def streamed(self) -> bool:
-        return self.sources is not None
-
-
-def read(cfg) -> FolderData:
-    """Scan and check ``cfg.path``; decode it into memory when it fits, else open sources."""
+    Nothing is decoded yet; :mod:`lgl_spl.data.pipeline` takes the run's examples, then
+    decodes them into memory (``read_all``) or streams them, by their size.
+    """
     path = str(cfg.path)
     root = os.path.abspath(os.path.expanduser(path)) if path else ""
     tree = scan(root)
     sizes, channels = probe(tree)
     size = image_size(int(cfg.image_size), sizes, root)
-    limit_mb = float(cfg.in_memory_limit_mb)
-    need_mb = tree.num_files * size * size * channels / 2**20
-    common = dict(label_names=tree.classes, labels=tree.labels, image_size=size, channels=channels)
-    if need_mb <= limit_mb:
-        log.info(
-            "folder %s: %d images, %d classes, decoded into memory (%.0f MiB at %d×%d×%d)",
-            root, tree.num_files, len(tree.classes), need_mb, size, size, channels,
-        )  # fmt: skip
-        x = {s: load_arrays(root, paths, size, channels) for s, paths in tree.files.items()}
-        return FolderData(x=x, sources=None, **common)
-    log.info(
-        "folder %s: %d images, %d classes, streamed from disk (%.0f MiB decoded > "
-        "data.in_memory_limit_mb=%g)",
-        root, tree.num_files, len(tree.classes), need_mb, limit_mb,
-    )  # fmt: skip
-    sources = {
-        s: FolderSource(
-            FolderFiles(root, paths, tree.labels[s]),
+    return {
+        split: FolderSource(
+            FolderFiles(root, paths, tree.labels[split]),
             image_size=size,
             channels=channels,
             label_names=tree.classes,
         )
-        for s, paths in tree.files.items()
+        for split, paths in tree.files.items()
     }
-    return FolderData(x=None, sources=sources, **common)

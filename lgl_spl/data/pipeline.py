@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from lgl_spl.data import folder
@@ -148,55 +150,66 @@ def _load_host(cfg, seed: int) -> Dataset:
 
 
 def _load_folder(cfg, seed: int) -> Dataset:
-    """Class folders (``lgl_spl.data.folder``), split as every dataset is.
+    """Class folders (``lgl_spl.data.folder``), split as every dataset is, then decoded.
 
-    In memory or streamed, the same examples land in the same places: ``train_limit``,
-    the validation split and label noise are applied to positions of the training files
-    (a ``val/`` folder is the validation split instead, never both), ``test_limit`` to
-    positions of the test files.
+    ``train_limit``, the validation split and label noise are applied to positions of the
+    training files (a ``val/`` folder is the validation split instead, never both),
+    ``test_limit`` to positions of the test files. Only the examples the run uses are
+    decoded: into memory when they fit in ``data.in_memory_limit_mb``, else they are
+    streamed (the same examples in the same places either way).
     """
-    data = folder.read(cfg)
-    has_val = "val" in data.labels
-    if has_val and float(cfg.get("val_fraction", 0.0)):
+    sources = folder.open_splits(cfg)
+    if "val" in sources and float(cfg.get("val_fraction", 0.0)):
         raise ConfigError(
             f"data.path {cfg.path!r} holds a val/ split and data.val_fraction is "
             f"{cfg.val_fraction}: use one or the other (set data.val_fraction=0)"
         )
-    num_classes = len(data.label_names)
-    positions = np.arange(len(data.labels["train"]))
-    train, y, val, y_val, clean = _split(positions, data.labels["train"], cfg, seed, num_classes)
+    train_all, test_all = sources["train"], sources["test"]
+    num_classes = train_all.num_classes
+    positions = np.arange(len(train_all))
+    train, y, val, y_val, clean = _split(positions, train_all.labels, cfg, seed, num_classes)
     if len(y) == 0:
         raise ConfigError(f"data.path {cfg.path!r}: no training examples left after the splits")
     test, y_test = _test_subset(
-        np.arange(len(data.labels["test"])), data.labels["test"], int(cfg.get("test_limit", 0))
+        np.arange(len(test_all)), test_all.labels, int(cfg.get("test_limit", 0))
     )
-    if has_val:
-        val, y_val = np.arange(len(data.labels["val"])), data.labels["val"]
-    val_split = "val" if has_val else "train"
+    if "val" in sources:
+        val, y_val = np.arange(len(sources["val"])), sources["val"].labels
+    views = {
+        "train": train_all.subset(train),
+        "val": sources.get("val", train_all).subset(val),
+        "test": test_all.subset(test),
+    }
+    decoded_mb = sum(v.nbytes for v in views.values()) / 2**20
+    limit_mb = float(cfg.in_memory_limit_mb)
+    streamed = decoded_mb > limit_mb
+    shape = f"{train_all.image_size}×{train_all.image_size}×{train_all.channels}"
+    logging.getLogger(__name__).info(
+        "folder %s: %d classes, %d train / %d val / %d test images at %s, %s (%.0f MiB "
+        "decoded; data.in_memory_limit_mb=%g)",
+        train_all.files.root, num_classes, len(y), len(y_val), len(y_test), shape,
+        "streamed from disk" if streamed else "decoded into memory", decoded_mb, limit_mb,
+    )  # fmt: skip
     noise = float(cfg.get("label_noise", 0.0))
     common = dict(
         y_train=y.astype(np.int32),
         y_test=y_test.astype(np.int32),
         y_val=y_val.astype(np.int32),
         num_classes=num_classes,
-        label_names=data.label_names,
+        label_names=train_all.label_names,
         name=cfg.name,
         y_train_clean=clean.astype(np.int32) if noise else None,
     )
-    if not data.streamed:
-        return Dataset(
-            x_train=data.x["train"][train],
-            x_test=data.x["test"][test],
-            x_val=data.x[val_split][val],
-            **common,
-        )
-    empty = np.zeros((0, data.image_size, data.image_size, data.channels), np.uint8)
+    if not streamed:
+        x = {split: view.read_all() for split, view in views.items()}
+        return Dataset(x_train=x["train"], x_test=x["test"], x_val=x["val"], **common)
+    empty = np.zeros((0, train_all.image_size, train_all.image_size, train_all.channels), np.uint8)
     return Dataset(
         x_train=empty,
         x_test=empty,
         x_val=empty,
-        train_source=data.sources["train"].subset(train),
-        test_source=data.sources["test"].subset(test),
-        val_source=data.sources[val_split].subset(val) if len(val) else None,
+        train_source=views["train"],
+        test_source=views["test"],
+        val_source=views["val"] if len(val) else None,
         **common,
     )

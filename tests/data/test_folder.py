@@ -125,6 +125,19 @@ def test_streamed_is_the_same_dataset_as_in_memory(tmp_path):
     assert (mem.y_train != mem.y_train_clean).sum() == 3  # 25 % of 12
 
 
+def test_only_the_examples_the_run_uses_count_against_the_memory_limit(tmp_path, monkeypatch):
+    # 90 train + 6 test images of 64 × 64 × 3 (12 kB): 1.1 MiB, over a 1 MiB limit.
+    write_tree(tmp_path, per_class={"train": 30, "test": 2})
+    decoded = []
+    real = folder.load_image
+    monkeypatch.setattr(folder, "load_image", lambda *a: decoded.append(a[0]) or real(*a))
+    whole = data.load(data_cfg(tmp_path, image_size=64, in_memory_limit_mb=1), seed=0)
+    assert whole.train_source is not None and decoded == []  # streamed: nothing decoded yet
+    part = data.load(data_cfg(tmp_path, image_size=64, in_memory_limit_mb=1, train_limit=30))
+    assert part.train_source is None and part.x_train.shape == (30, 64, 64, 3)
+    assert len(decoded) == 36  # the 30 training images kept and the 6 test images, no more
+
+
 def test_streamed_batches_through_grain_workers(tmp_path):
     """The host pipeline decodes the files by path in a worker process, in plan order."""
     write_tree(tmp_path, size=(10, 10), grey=True)
