@@ -147,7 +147,7 @@ def _probe_one(path: str) -> tuple[int, int, str]:
             # EXIF orientations 5-8 turn the image a quarter (a PNG's EXIF would need a decode).
             orientation = img.getexif().get(0x0112, 1) if img.format == "JPEG" else 1
             img.verify()  # PNG: every chunk's checksum
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ConfigError(f"image {path!r} cannot be read: {_reason(e)}") from None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
@@ -200,7 +200,7 @@ def load_image(path: str, size: int, channels: int) -> np.ndarray:
             if img.size != (size, size):
                 img = img.resize((size, size), Image.Resampling.BILINEAR)
             out = np.asarray(img, np.uint8)
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise ConfigError(f"image {path!r} cannot be read: {_reason(e)}") from None
     return out[..., None] if channels == 1 else out
 
