@@ -41,10 +41,6 @@ class Tree:
     files: dict[str, list[str]]
     labels: dict[str, np.ndarray]
 
-    @property
-    def num_files(self) -> int:
-        return sum(len(f) for f in self.files.values())
-
 
 def _entries(folder: str) -> list[os.DirEntry]:
     """A folder's entries, hidden ones (``.DS_Store``, ``.ipynb_checkpoints``) left out."""
@@ -193,7 +189,7 @@ def load_image(path: str, size: int, channels: int) -> np.ndarray:
             mode = "L" if channels == 1 else "RGB"
             if img.format == "JPEG":
                 # Decode at the smallest 1/2, 1/4 or 1/8 scale still at least size × size
-                # (libjpeg's DCT scaling): several times faster for large photographs.
+                # (libjpeg's DCT scaling): less work for photographs far above the size.
                 img.draft(mode, (size, size))
             img = ImageOps.exif_transpose(img)
             img = img.convert(mode)
@@ -250,10 +246,11 @@ class FolderTransform:
 
 
 class FolderSource:
-    """Random access by position to one split's image files (the streamed path).
+    """Random access by position to one split's image files, labels in memory.
 
-    The interface of :class:`lgl_spl.data.random_access.RandomAccessSource`: labels in
-    memory, ``keys``/``subset`` views, ``transform`` and ``gather``.
+    Streamed, it has the interface of :class:`lgl_spl.data.random_access.RandomAccessSource`
+    (``keys``/``subset`` views, ``transform``, ``gather``) that the input pipeline reads;
+    in memory, ``read_all`` decodes its view once.
     """
 
     def __init__(
