@@ -12,6 +12,7 @@ from lgl_spl.configlib import base_config, set_method
 def get_config():
     c = base_config()
     c.data.name = "folder"
+    c.data.path = "images"  # relative to where the command runs; --config.data.path=DIR
     c.data.image_size = 32  # every image resized to 32 × 32
     c.data.augment = "crop_flip"  # random 4-pixel shifts and horizontal flips, on the device
     c.model.name = "lenet"
