@@ -161,7 +161,11 @@ DATA = {
     "svhn_extra": flag(False, "SVHN: add the extra split to train"),
     "augment": choice("default", "the paper's for this dataset | none | crop_flip",
                       ("default", "none", "crop_flip", True, False)),
-    "image_size": integer(0, "host-decoded sources: side length; 0 = default", low=0),
+    "path": text("", "folder: DIR holding train/<class>/*, test/<class>/* (val/ optional)"),
+    "in_memory_limit_mb": number(2048, "folder: decode into memory up to this; else stream",
+                                 low=0.0),
+    "image_size": integer(0, "imagenet, folder: side length (0: imagenet 224, folder its own)",
+                          low=0),
     "num_workers": integer(-1, "host-decoded sources: decoding processes (-1: cores − 2; "
                            "0: threads)", low=-1),
     "prefetch": integer(0, "host-decoded sources: batches decoded ahead (0: auto)", low=0),

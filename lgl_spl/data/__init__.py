@@ -1,4 +1,5 @@
-"""Datasets (tfds, npz, digits, toy), loaded once into arrays, and on-device augmentation."""
+"""Datasets (tfds, npz, digits, toy, class folders), loaded once into arrays or read on the
+host, and on-device augmentation."""
 
 from lgl_spl.data.augment import (
     AUGMENT_CHOICES,

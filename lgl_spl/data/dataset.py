@@ -14,8 +14,9 @@ class Dataset:
     ``x_val`` / ``y_val`` are empty unless a validation split was carved from
     train. With label noise, ``y_train`` holds the noisy labels and
     ``y_train_clean`` the original ones. ``train_source`` is set for datasets read
-    from disk on demand (ImageNet): then ``x_train`` is empty and the loop gathers
-    batches on the host.
+    from disk on demand (ImageNet, a folder too large for memory): then ``x_train`` is
+    empty and the loop gathers batches on the host (so do ``test_source`` and
+    ``val_source`` for their splits).
     """
 
     x_train: np.ndarray
@@ -29,6 +30,7 @@ class Dataset:
     name: str
     train_source: object | None = None
     test_source: object | None = None
+    val_source: object | None = None
     y_train_clean: np.ndarray | None = None  # the labels before label noise (None: no noise)
 
     @property

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from lgl_spl import settings
+from lgl_spl.data import folder
 from lgl_spl.data.dataset import Dataset
 from lgl_spl.data.random_access import RandomAccessSource
 from lgl_spl.data.sources import (
@@ -19,7 +22,8 @@ from lgl_spl.data.sources import (
 from lgl_spl.errors import ConfigError
 
 HOST_NAMES = ("imagenet2012",)
-KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES
+FOLDER = "folder"  # the user's own images in class folders (data.path)
+KNOWN_DATASETS = OFFLINE_NAMES + TFDS_NAMES + HOST_NAMES + (FOLDER,)
 
 
 def _raw(cfg, seed: int) -> Raw:
@@ -99,6 +103,8 @@ def load(cfg, *, seed: int = 0) -> Dataset:
     cfg = settings.complete(cfg, settings.DATA)
     if cfg.name in HOST_NAMES and not cfg.npz_path:
         return _load_host(cfg, seed)
+    if cfg.name == FOLDER and not cfg.get("npz_path", ""):
+        return _load_folder(cfg, seed)
     raw = _raw(cfg, seed)
     num_classes = len(raw.label_names)
     x, y, x_val, y_val, clean = _split(raw.x_train, raw.y_train, cfg, seed, num_classes)
@@ -142,4 +148,70 @@ def _load_host(cfg, seed: int) -> Dataset:
         name=cfg.name,
         train_source=train,
         test_source=test,
+    )
+
+
+def _load_folder(cfg, seed: int) -> Dataset:
+    """Class folders (``lgl_spl.data.folder``), split as every dataset is, then decoded.
+
+    ``train_limit``, the validation split and label noise are applied to positions of the
+    training files (a ``val/`` folder is the validation split instead, never both),
+    ``test_limit`` to positions of the test files. Only the examples the run uses are
+    decoded: into memory when they fit in ``data.in_memory_limit_mb``, else they are
+    streamed (the same examples in the same places either way).
+    """
+    sources = folder.open_splits(cfg)
+    if "val" in sources and float(cfg.get("val_fraction", 0.0)):
+        raise ConfigError(
+            f"data.path {cfg.path!r} holds a val/ split and data.val_fraction is "
+            f"{cfg.val_fraction}: use one or the other (set data.val_fraction=0)"
+        )
+    train_all, test_all = sources["train"], sources["test"]
+    num_classes = train_all.num_classes
+    positions = np.arange(len(train_all))
+    train, y, val, y_val, clean = _split(positions, train_all.labels, cfg, seed, num_classes)
+    if len(y) == 0:
+        raise ConfigError(f"data.path {cfg.path!r}: no training examples left after the splits")
+    test, y_test = _test_subset(
+        np.arange(len(test_all)), test_all.labels, int(cfg.get("test_limit", 0))
+    )
+    if "val" in sources:
+        val, y_val = np.arange(len(sources["val"])), sources["val"].labels
+    views = {
+        "train": train_all.subset(train),
+        "val": sources.get("val", train_all).subset(val),
+        "test": test_all.subset(test),
+    }
+    decoded_mb = sum(v.nbytes for v in views.values()) / 2**20
+    limit_mb = float(cfg.in_memory_limit_mb)
+    streamed = decoded_mb > limit_mb
+    shape = f"{train_all.image_size}×{train_all.image_size}×{train_all.channels}"
+    logging.getLogger(__name__).info(
+        "folder %s: %d classes, %d train / %d val / %d test images at %s, %s (%.0f MiB "
+        "decoded; data.in_memory_limit_mb=%g)",
+        train_all.files.root, num_classes, len(y), len(y_val), len(y_test), shape,
+        "streamed from disk" if streamed else "decoded into memory", decoded_mb, limit_mb,
+    )  # fmt: skip
+    noise = float(cfg.get("label_noise", 0.0))
+    common = dict(
+        y_train=y.astype(np.int32),
+        y_test=y_test.astype(np.int32),
+        y_val=y_val.astype(np.int32),
+        num_classes=num_classes,
+        label_names=train_all.label_names,
+        name=cfg.name,
+        y_train_clean=clean.astype(np.int32) if noise else None,
+    )
+    if not streamed:
+        x = {split: view.read_all() for split, view in views.items()}
+        return Dataset(x_train=x["train"], x_test=x["test"], x_val=x["val"], **common)
+    empty = np.zeros((0, train_all.image_size, train_all.image_size, train_all.channels), np.uint8)
+    return Dataset(
+        x_train=empty,
+        x_test=empty,
+        x_val=empty,
+        train_source=views["train"],
+        test_source=views["test"],
+        val_source=views["val"] if len(val) else None,
+        **common,
     )

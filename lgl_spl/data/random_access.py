@@ -49,14 +49,15 @@ def decode_batch(
     step: int = 0,
     positions: np.ndarray | None = None,
 ) -> np.ndarray:
-    """uint8 [len(keys), S, S, 3]: records ``keys`` of ``source`` through ``transform``.
+    """uint8 [len(keys), S, S, C]: records ``keys`` of ``source`` through ``transform``.
 
     A training example's randomness is keyed on (``transform.seed``, ``step``, its
     position in the global batch); ``positions`` defaults to 0..len(keys)-1.
     """
     keys = np.asarray(keys)
     positions = np.arange(len(keys)) if positions is None else np.asarray(positions)
-    out = np.empty((len(keys), transform.size, transform.size, 3), np.uint8)
+    channels = getattr(transform, "channels", 3)  # a folder of greyscale images: 1
+    out = np.empty((len(keys), transform.size, transform.size, channels), np.uint8)
     for j, record in enumerate(fetch(source, keys.tolist())):
         try:
             out[j] = transform(record["image"], step, int(positions[j]))

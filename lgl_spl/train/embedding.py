@@ -104,7 +104,10 @@ class EmbeddingLearner:
         compute_dtype: str = "float32",
     ):
         if feed is None or getattr(feed, "host_batches", False):
-            raise ConfigError("method 'advise' needs a dataset held in memory (not imagenet2012)")
+            raise ConfigError(
+                "method 'advise' needs a dataset held in memory (not imagenet2012, nor a "
+                "folder streamed from disk: raise data.in_memory_limit_mb)"
+            )
         self.feed = feed
         self.labels = np.asarray(labels, np.int32)
         self.num_examples = len(self.labels)

@@ -181,7 +181,7 @@ def build_experiment(config) -> Experiment:
         steps=steps,
         train_feed=train_feed,
         test_feed=test_feed,
-        val_feed=feeder(ds.x_val, ds.y_val, None) if len(ds.y_val) else None,
+        val_feed=feeder(ds.x_val, ds.y_val, ds.val_source) if len(ds.y_val) else None,
         sampler=sampler,
         auxiliaries=auxiliaries,
         step_selector=selector,

@@ -19,6 +19,8 @@ RESUME_SAFE_KEYS = (
     "train.checkpoint_every",
     "data.data_dir",
     "data.npz_path",
+    "data.path",  # a folder dataset moved elsewhere
+    "data.in_memory_limit_mb",  # in memory or streamed: the steps see the same pixels
     "data.num_workers",
     "data.prefetch",
     "data.chunk",

@@ -53,6 +53,8 @@ def validate_config(config) -> None:
             f"unknown dataset {config.data.name!r}; choose one of {', '.join(KNOWN_DATASETS)} "
             "or set data.npz_path"
         )
+    if config.data.name == "folder" and not config.data.npz_path:
+        _validate_folder(config.data)
     if config.model.name not in MODELS:
         raise ConfigError(
             f"unknown model {config.model.name!r}; choose one of {', '.join(sorted(MODELS))}"
@@ -102,6 +104,15 @@ def validate_config(config) -> None:
     for name, fields in settings.BLOCKS.items():
         settings.check_block(name, config[name], fields, owner=f"the {name} block")
     validate_method(config.method)
+
+
+def _validate_folder(data) -> None:
+    """``data.name = "folder"`` needs a path (its size and memory limit: the schema; the
+    files: at load)."""
+    if not data.path:
+        raise ConfigError(
+            'data.name "folder" needs data.path: a folder holding train/<class>/ and test/<class>/'
+        )
 
 
 def _validate_train(train) -> None:
