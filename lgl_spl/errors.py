@@ -10,3 +10,7 @@ class ConfigError(ValueError):
 
 class DatasetUnavailableError(ConfigError):
     """A dataset is not prepared locally and cannot be downloaded."""
+
+
+class SignalError(ValueError):
+    """A sampler was handed signals that lack what its round needs (or of the wrong shape)."""

@@ -1,7 +1,16 @@
 """Host-side schedulers: pure state machines that turn signals into index arrays."""
 
-from lgl_spl.samplers.base import RoundPlan, Sampler, Signals, fill_round, round_rng, stream_key
+from lgl_spl.samplers.base import (
+    RoundPlan,
+    Sampler,
+    Signals,
+    check_signals,
+    fill_round,
+    round_rng,
+    stream_key,
+)
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.functional import FunctionalSampler, build_sampler, method_settings
 from lgl_spl.samplers.lgl import LGLSampler
 from lgl_spl.samplers.registry import (
     METHODS,
@@ -17,6 +26,7 @@ from lgl_spl.samplers.uniform import RandomSampler
 __all__ = [
     "METHODS",
     "SAMPLERS",
+    "FunctionalSampler",
     "LGLSampler",
     "Method",
     "RandomSampler",
@@ -25,9 +35,12 @@ __all__ = [
     "SamplerContext",
     "SelfPacedSampler",
     "Signals",
+    "build_sampler",
+    "check_signals",
     "fill_round",
     "get_method",
     "make_sampler",
+    "method_settings",
     "round_rng",
     "stream_key",
     "validate_method",
