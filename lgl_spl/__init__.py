@@ -24,8 +24,10 @@ _API = {
     "build_embedding_learner": "lgl_spl.train.embedding",
     "build_sampler": "lgl_spl.samplers.functional",
     "class_entropies": "lgl_spl.signals",
+    "classifier_path": "lgl_spl.models.heads",
     "compute_signals": "lgl_spl.signals",
     "per_example_losses": "lgl_spl.signals",
+    "reinit_classes": "lgl_spl.models.heads",
 }
 
 # ``lgl_spl.core.__all__``; tests/core/test_api.py keeps the two lists equal.

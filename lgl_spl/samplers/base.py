@@ -52,6 +52,10 @@ class RoundPlan:
     schedule_scale: float = 1.0  # schedule step = (step − schedule_start) × scale
     reinit_classes: np.ndarray | None = None  # [C] bool: head rows to re-initialise now (LGL)
 
+    def schedule_step(self, step: int) -> float:
+        """The learning-rate schedule's step at update ``step`` (LGL restarts it per stage)."""
+        return (step - self.schedule_start) * self.schedule_scale
+
 
 class Sampler(Protocol):
     def init(self) -> Any:
