@@ -92,3 +92,14 @@ def test_a_run_trains_a_model_of_ones_own(tmp_path, method, settings):
         assert any(r.get("class_entropies") for r in rounds)
     else:  # SPLD's groups: k-means of the logits (the features of a logits-only model)
         assert rounds[-1]["clusters_represented"] > 10
+
+
+def test_a_wrong_output_stops_the_run_before_its_first_step(tmp_path):
+    from lgl_spl.train import train_and_evaluate
+
+    config = tiny_digits()
+    config.model.name = f"{OWN}:WrongWidth"
+    config.model.width = 1.0
+    with pytest.raises(ConfigError, match=r"got logits of shape \(1, 11\)"):
+        train_and_evaluate(config, str(tmp_path))
+    assert not (tmp_path / "metrics.jsonl").exists() and not (tmp_path / "checkpoints").exists()
