@@ -6,11 +6,32 @@ Learning. The pure functions are re-exported here::
     import lgl_spl as L
     loss, per_example = L.magnet_loss(embeddings, cluster_classes, alpha=1.0)
 
+The samplers, driven from a training loop of your own (docs/design.md §9)::
+
+    sampler = L.build_sampler("spld", labels=y_train, batch_size=64, num_steps=2000)
+    plan, state = sampler.plan(state, r, **L.compute_signals(predict, x, y, wanted))
+
 They load on first use, so tools that need no jax (``lgl_spl.report``) start fast.
 """
 
+# The public API beyond the pure functions: name -> the module that defines it.
+_API = {
+    "EmbeddingLearner": "lgl_spl.train.embedding",
+    "FunctionalSampler": "lgl_spl.samplers.functional",
+    "RoundPlan": "lgl_spl.samplers.base",
+    "SignalError": "lgl_spl.errors",
+    "Signals": "lgl_spl.samplers.base",
+    "build_embedding_learner": "lgl_spl.train.embedding",
+    "build_sampler": "lgl_spl.samplers.functional",
+    "class_entropies": "lgl_spl.signals",
+    "classifier_path": "lgl_spl.models.heads",
+    "compute_signals": "lgl_spl.signals",
+    "per_example_losses": "lgl_spl.signals",
+    "reinit_classes": "lgl_spl.models.heads",
+}
+
 # ``lgl_spl.core.__all__``; tests/core/test_api.py keeps the two lists equal.
-__all__ = [
+_CORE = [
     "LGL_STRATEGIES",
     "ClusterIndex",
     "KMeansResult",
@@ -36,11 +57,16 @@ __all__ = [
     "spld_threshold",
     "stage_sizes",
 ]
+__all__ = [*_CORE, *_API]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    if name in __all__:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    if name in _CORE:
         from lgl_spl import core
 
         return getattr(core, name)

@@ -17,3 +17,7 @@ class SaveError(RuntimeError):
 
     The earlier checkpoints stand: orbax renames a step into place only when complete.
     """
+
+
+class SignalError(ValueError):
+    """A sampler was handed signals that lack what its round needs (or of the wrong shape)."""

@@ -6,6 +6,7 @@ from lgl_spl.models.mlp import MLP
 from lgl_spl.models.registry import (
     EMBEDDING_MODELS,
     MODELS,
+    check_model_name,
     get_model,
     head_init,
     init_variables,
@@ -25,6 +26,7 @@ __all__ = [
     "VGG16",
     "VGG16ImageNet",
     "WideResNet",
+    "check_model_name",
     "classifier_path",
     "get_model",
     "head_init",

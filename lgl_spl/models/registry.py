@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from lgl_spl.errors import ConfigError
-from lgl_spl.models import heads
+from lgl_spl.models import heads, own
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
 from lgl_spl.models.resnet import PreActResNet18, ResNet18, ResNet50
@@ -69,21 +69,37 @@ def head_init(name: str) -> heads.HeadInit:
 COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
+def check_model_name(name: str) -> None:
+    """A registered name, or an importable ``package.module:Name`` (models/own.py)."""
+    if own.is_import_path(name):
+        own.load_model_class(name)
+    elif name not in MODELS:
+        raise ConfigError(
+            f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}, "
+            "or name your own as package.module:Name"
+        )
+
+
 def get_model(
     name: str, *, num_classes: int, width: float = 1.0, compute_dtype: str = "float32", **kwargs
 ) -> nn.Module:
-    """Build model ``name``; unknown names raise ConfigError listing the known ones.
+    """Build model ``name`` (or ``package.module:Name``, a module of your own: models/own.py);
+    unknown names raise ConfigError listing the known ones.
 
     ``compute_dtype`` is the dtype of the activations and matrix products (bfloat16:
     mixed precision); parameters stay float32, BatchNorm reduces its statistics in
     float32, and every model returns float32 logits and features.
     """
-    if name not in MODELS:
-        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    check_model_name(name)
     if compute_dtype not in COMPUTE_DTYPES:
         raise ConfigError(
             f"train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}"
         )
+    if own.is_import_path(name):
+        return own.build_own_model(
+            name, num_classes=num_classes, width=width, dtype=COMPUTE_DTYPES[compute_dtype],
+            **kwargs,
+        )  # fmt: skip
     try:
         return MODELS[name](
             num_classes=num_classes, width=width, dtype=COMPUTE_DTYPES[compute_dtype], **kwargs

@@ -5,11 +5,13 @@ from lgl_spl.samplers.base import (
     Sampler,
     Signals,
     StepSelector,
+    check_signals,
     fill_round,
     round_rng,
     stream_key,
 )
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.functional import FunctionalSampler, build_sampler, method_settings
 from lgl_spl.samplers.lgl import LGLSampler
 from lgl_spl.samplers.registry import (
     METHODS,
@@ -25,6 +27,7 @@ from lgl_spl.samplers.uniform import RandomSampler
 __all__ = [
     "METHODS",
     "SAMPLERS",
+    "FunctionalSampler",
     "LGLSampler",
     "Method",
     "RandomSampler",
@@ -34,9 +37,12 @@ __all__ = [
     "SelfPacedSampler",
     "Signals",
     "StepSelector",
+    "build_sampler",
+    "check_signals",
     "fill_round",
     "get_method",
     "make_sampler",
+    "method_settings",
     "round_rng",
     "stream_key",
     "validate_method",

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 import jax
 import numpy as np
 
+from lgl_spl.errors import SignalError
 from lgl_spl.util import ceil_div
 
 
@@ -51,6 +52,10 @@ class RoundPlan:
     info: dict[str, Any]  # JSON-able facts for metrics.jsonl (selected_fraction, …)
     schedule_scale: float = 1.0  # schedule step = (step − schedule_start) × scale
     reinit_classes: np.ndarray | None = None  # [C] bool: head rows to re-initialise now (LGL)
+
+    def schedule_step(self, step: int) -> float:
+        """The learning-rate schedule's step at update ``step`` (LGL restarts it per stage)."""
+        return (step - self.schedule_start) * self.schedule_scale
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,3 +115,42 @@ def fill_round(
     order = np.concatenate([rng.permutation(subset) for _ in range(passes)])[:total]
     weights = (np.arange(total) < num_examples).astype(np.float32)
     return order.reshape(steps, batch), weights.reshape(steps, batch)
+
+
+def check_signals(
+    signals: Signals | None, wanted, *, num_examples: int, num_classes: int, what: str
+) -> None:
+    """Refuse, in one line, signals that lack what ``wanted`` names or have the wrong shape.
+
+    ``class_entropies`` may be replaced by the ``logits`` they are computed from.
+    ``what`` names the sampler and round in the message.
+    """
+    if not wanted:
+        return
+    missing = []
+    for name in sorted(wanted):
+        value = None if signals is None else getattr(signals, name)
+        if value is None and name == "class_entropies" and signals is not None:
+            name, value = "logits", signals.logits
+        if value is None:
+            missing.append(name)
+            continue
+        n, c = num_examples, num_classes
+        expected = {
+            "losses": (n,),
+            "groups": (n,),
+            "features": (n, None),
+            "logits": (n, c),
+            "class_entropies": (c,),
+        }[name]
+        shape = np.shape(value)
+        if len(shape) != len(expected) or any(
+            e is not None and s != e for s, e in zip(shape, expected, strict=True)
+        ):
+            want = "[" + ", ".join("F" if e is None else str(e) for e in expected) + "]"
+            raise SignalError(f"{what}: signal {name!r} must have shape {want}, got {list(shape)}")
+    if missing:
+        raise SignalError(
+            f"{what} needs the signals {', '.join(missing)}, which were not given "
+            "(ask the sampler what a round needs before planning it)"
+        )

@@ -24,7 +24,14 @@ import numpy as np
 from lgl_spl import core
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import schema
-from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng, stream_key
+from lgl_spl.samplers.base import (
+    RoundPlan,
+    Signals,
+    check_signals,
+    fill_round,
+    round_rng,
+    stream_key,
+)
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.self_paced import selection_info
 
@@ -140,6 +147,13 @@ class LGLSampler:
 
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx
+        check_signals(
+            signals,
+            self.needs_signals(state, round_index),
+            num_examples=ctx.num_examples,
+            num_classes=ctx.num_classes,
+            what=f"lgl round {round_index}",
+        )
         stage = self.stage_of(round_index)
         state = dict(state)
         new = np.zeros(ctx.num_classes, bool)

@@ -14,9 +14,16 @@ from __future__ import annotations
 import numpy as np
 
 from lgl_spl import core
-from lgl_spl.errors import ConfigError
+from lgl_spl.errors import ConfigError, SignalError
 from lgl_spl.samplers import schema
-from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng, stream_key
+from lgl_spl.samplers.base import (
+    RoundPlan,
+    Signals,
+    check_signals,
+    fill_round,
+    round_rng,
+    stream_key,
+)
 from lgl_spl.samplers.context import SamplerContext
 
 # The pace rule (docs/design.md §4): q_e = min(1, q0·(1+β1)^e), λ_e its loss quantile,
@@ -132,9 +139,16 @@ class SelfPacedSampler:
 
     def plan_round(self, state, round_index: int, signals: Signals | None):
         ctx = self.ctx
+        wanted = set(self.needs_signals(state, round_index))
+        if self.group_source == "signals":  # SPL-ADVisE: the embedding's clusters, every round
+            wanted.add("groups")
+        what = f"{'advise' if self.group_source == 'signals' else self.rule} round {round_index}"
+        check_signals(
+            signals, wanted, num_examples=ctx.num_examples, num_classes=ctx.num_classes, what=what
+        )
         state = dict(state)
-        if self.group_source == "signals" and signals is not None and signals.groups is not None:
-            state["groups"] = np.asarray(signals.groups, np.int32)
+        if self.group_source == "signals":
+            state["groups"] = self._checked_groups(signals.groups, what)
         elif self._needs_groups(state):
             if self.group_source == "features":
                 points = signals.features
@@ -157,6 +171,20 @@ class SelfPacedSampler:
         info.update(lam=_finite(state["lam"]), gamma=_finite(state["gamma"]))
         plan = RoundPlan(indices, weights, np.ones(ctx.num_classes, bool), 0, info)
         return plan, state
+
+    def _checked_groups(self, groups, what: str) -> np.ndarray:
+        """Cluster ids laid out as k-means per class gives them: class · K + j, j < K."""
+        groups = np.asarray(groups)
+        if (
+            not np.issubdtype(groups.dtype, np.integer)
+            or not np.array_equal(groups // self.k, self.ctx.labels)
+            or (groups < 0).any()
+        ):
+            raise SignalError(
+                f"{what}: signal 'groups' must hold cluster ids class * K + j with 0 ≤ j < "
+                f"K={self.k} for each example's class (as kmeans_per_class returns them)"
+            )
+        return groups.astype(np.int32)
 
     def _select(self, losses: np.ndarray, e: int, state) -> dict:
         p = core.pace(losses, e, **self.pace_kw)

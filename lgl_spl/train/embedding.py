@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 
@@ -28,6 +29,7 @@ from lgl_spl.errors import ConfigError
 from lgl_spl.models import get_model, init_variables
 from lgl_spl.samplers import round_rng, stream_key
 from lgl_spl.timing import PhaseTimer
+from lgl_spl.train.feeding import DeviceFeeder
 from lgl_spl.train.steps import model_variables
 
 _PASS_BATCH = 1000  # examples per forward batch when embedding the training set
@@ -92,7 +94,7 @@ class EmbeddingLearner:
         self,
         cfg,
         *,
-        dataset_name: str,
+        dataset_name: str | None = None,
         feed,
         labels: np.ndarray,
         num_classes: int,
@@ -102,7 +104,9 @@ class EmbeddingLearner:
         timer: PhaseTimer,
         heldout=None,
         compute_dtype: str = "float32",
+        spec: data_lib.AugmentSpec | None = None,
     ):
+        """``spec``'s normalisation, or else dataset ``dataset_name``'s, applies to the images."""
         if feed is None or getattr(feed, "host_batches", False):
             raise ConfigError(
                 "method 'advise' needs a dataset held in memory (not imagenet2012, nor a "
@@ -136,7 +140,7 @@ class EmbeddingLearner:
             compute_dtype=compute_dtype,
         )
         self.tx = optax.adam(float(cfg.embed_lr))
-        spec = data_lib.default_augment(dataset_name)
+        spec = spec or data_lib.default_augment(dataset_name)
         self.spec = data_lib.AugmentSpec(mean=spec.mean, std=spec.std)  # no augmentation
         classes = jnp.arange(self.num_clusters) // self.k
         step = _magnet_step_fn(
@@ -340,3 +344,93 @@ class EmbeddingLearner:
             "labels": self.labels[subset],
             "embed_steps": int(state["embed_steps"]),
         }
+
+
+def build_embedding_learner(
+    x_train,
+    labels=None,
+    *,
+    sampler=None,
+    num_classes: int | None = None,
+    seed: int = 0,
+    steps_per_round: int | None = None,
+    num_steps: int | None = None,
+    mean=None,
+    std=None,
+    heldout: tuple | None = None,
+    num_devices: int = 0,
+    compute_dtype: str = "float32",
+    **settings,
+) -> EmbeddingLearner:
+    """SPL-ADVisE's embedding learner over arrays, with no project config.
+
+    Either ``sampler`` (an ``advise`` sampler from :func:`lgl_spl.build_sampler`,
+    whose labels, seed, round length and settings it shares) or ``labels`` with
+    ``steps_per_round`` (the student's updates per round) and the ``advise``
+    settings as keywords (``embed_steps``, ``refresh_every``, …; docs/design.md §3).
+    Then, each round: ``state, info = learner.advance(state, r)`` runs the embedding
+    steps owed before round r, and ``learner.cluster_ids(state)`` are the sampler's
+    ``groups``. ``snapshot(state)`` embeds a fixed subset (for a t-SNE).
+
+    Args:
+      x_train: [N, H, W, C] uint8 images (normalised by ``mean``/``std`` in [0, 1]
+        units, by default the data's per-channel statistics) or float arrays (as is).
+      heldout: optional (x, y) arrays for ``knn_accuracy``.
+      num_devices: the devices the learner's arrays are replicated on (0: all).
+    """
+    from lgl_spl.samplers import advise, functional
+
+    if sampler is not None:
+        if labels is not None or settings:
+            raise ConfigError("pass either an advise sampler or labels and settings, not both")
+        if sampler.name != "advise":
+            raise ConfigError(
+                f"the embedding learner is SPL-ADVisE's; got a {sampler.name!r} sampler"
+            )
+        labels, num_classes, seed = sampler.labels, sampler.num_classes, sampler.seed
+        steps_per_round, num_steps = sampler.steps_per_round, sampler.num_steps
+        cfg = sampler.settings
+    else:
+        if labels is None or steps_per_round is None:
+            raise ConfigError(
+                "the embedding learner needs labels and steps_per_round (or a sampler)"
+            )
+        cfg = functional.method_settings("advise", **settings)
+    y, c = functional.check_labels(labels, num_classes)
+    x = np.asarray(x_train)
+    if len(x) != len(y):
+        raise ConfigError(f"x_train has {len(x)} examples but labels has {len(y)}")
+    if int(cfg.embed_steps) < 0:  # the whole run: derived as the project's runs derive it
+        if num_steps is None:
+            raise ConfigError("embed_steps=-1 (the whole run) needs num_steps")
+        block = ml_collections.ConfigDict(cfg.to_dict())
+        advise.derive(block, None, baseline=int(num_steps), num_classes=c)
+        cfg = functional.method_settings(block.to_dict())
+    if mean is None or std is None:
+        if x.dtype == np.uint8:
+            pixels = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
+            mean = pixels.mean(0) if mean is None else mean
+            std = np.maximum(pixels.std(0), 1e-3) if std is None else std
+        else:
+            mean, std = (0.0,), (1.0,)
+    spec = data_lib.AugmentSpec(
+        mean=tuple(float(v) for v in np.ravel(mean)), std=tuple(float(v) for v in np.ravel(std))
+    )
+    mesh = parallel.make_mesh(num_devices)
+    held = None
+    if heldout is not None:
+        hx, hy = heldout
+        held = DeviceFeeder(np.asarray(hx), np.asarray(hy, np.int32), mesh)
+    return EmbeddingLearner(
+        cfg,
+        feed=DeviceFeeder(x, y, mesh),
+        labels=y,
+        num_classes=c,
+        seed=int(seed),
+        steps_per_round=int(steps_per_round),
+        mesh=mesh,
+        timer=PhaseTimer(),
+        heldout=held,
+        compute_dtype=compute_dtype,
+        spec=spec,
+    )

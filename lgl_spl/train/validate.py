@@ -43,7 +43,7 @@ def _fraction(config, key: str) -> None:
 def validate_config(config) -> None:
     """Checks that need no data: names, types, ranges."""
     from lgl_spl.data import KNOWN_DATASETS
-    from lgl_spl.models import MODELS
+    from lgl_spl.models import check_model_name
 
     for key in _REQUIRED:
         _get(config, key)
@@ -55,10 +55,7 @@ def validate_config(config) -> None:
         )
     if config.data.name == "folder" and not config.data.npz_path:
         _validate_folder(config.data)
-    if config.model.name not in MODELS:
-        raise ConfigError(
-            f"unknown model {config.model.name!r}; choose one of {', '.join(sorted(MODELS))}"
-        )
+    check_model_name(config.model.name)  # a registered name or an importable module class
     _positive_int(config, "train.batch_size")
     for key, epochs in (
         ("train.num_steps", "num_epochs"),

@@ -1,5 +1,6 @@
 """The top-level package re-exports the pure API without importing jax up front."""
 
+import importlib
 import subprocess
 import sys
 
@@ -7,11 +8,14 @@ import lgl_spl
 from lgl_spl import core
 
 
-def test_top_level_names_are_the_core_api():
-    assert lgl_spl.__all__ == core.__all__
+def test_top_level_names_are_the_core_api_and_the_loop_api():
+    assert lgl_spl._CORE == core.__all__
     for name in core.__all__:
         assert getattr(lgl_spl, name) is getattr(core, name)
-    assert set(core.__all__) <= set(dir(lgl_spl))
+    assert set(lgl_spl.__all__) == set(core.__all__) | set(lgl_spl._API)
+    for name, module in lgl_spl._API.items():
+        assert getattr(lgl_spl, name) is getattr(importlib.import_module(module), name)
+    assert set(lgl_spl.__all__) <= set(dir(lgl_spl))
 
 
 def test_importing_the_package_or_the_report_does_not_load_jax():

@@ -247,7 +247,7 @@ def test_config_checks():
         validate_config(c)
     c.data.path = "/somewhere"
     c.data.in_memory_limit_mb = -1
-    with pytest.raises(ConfigError, match="data.in_memory_limit_mb must be a finite number ≥ 0, got -1"):
+    with pytest.raises(ConfigError, match="in_memory_limit_mb must be a finite number ≥ 0, got -1"):
         validate_config(c)
     c.data.in_memory_limit_mb = 0
     validate_config(c)  # the folder itself is read with the data
