@@ -45,7 +45,8 @@ class FunctionalSampler:
         self.settings = settings  # the method block, validated and locked
         self.context = context
         self.sampler = sampler
-        self.embedding = get_method(name).embedding
+        # Methods with an embedding learner (advise) take its cluster ids as `groups`.
+        self.embedding = "embedding" in get_method(name).auxiliary
 
     @property
     def num_examples(self) -> int:

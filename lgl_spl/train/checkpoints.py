@@ -60,8 +60,9 @@ def _quiet_closed_loop_callbacks() -> None:
     When a damaged checkpoint fails to restore, orbax closes its event loop while
     tensorstore still completes the other reads; each completion then raises in
     ``call_soon_threadsafe`` and Python prints it as an unraisable exception: dozens
-    of tracebacks after the one line that says what happened. Only that error is
-    dropped; every other unraisable exception reaches the previous hook.
+    of tracebacks after the one line that says what happened. Only that error (and
+    asyncio's report of those reads' failures) is dropped; every other unraisable
+    exception reaches the previous hook.
     """
     previous = sys.unraisablehook
     if getattr(previous, "_lgl_spl", False):
@@ -75,6 +76,16 @@ def _quiet_closed_loop_callbacks() -> None:
 
     hook._lgl_spl = True
     sys.unraisablehook = hook
+    # The same reads' futures, garbage-collected unretrieved, are logged by asyncio.
+    logging.getLogger("asyncio").addFilter(_drop_failed_reads)
+
+
+def _drop_failed_reads(record: logging.LogRecord) -> bool:
+    """False for asyncio's report of a tensorstore read that a failed restore abandoned."""
+    text = record.getMessage()
+    if record.exc_info and record.exc_info[1] is not None:
+        text += str(record.exc_info[1])
+    return not ("exception was never retrieved" in text and "OCDBT database" in text)
 
 
 @contextlib.contextmanager
