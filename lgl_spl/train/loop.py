@@ -189,7 +189,7 @@ class Session:
 
     # ---- what ----------------------------------------------------------------------------
 
-    def evaluate(self, step: int) -> None:
+    def evaluation(self, step: int) -> None:
         self.rows.append(evaluate(self.exp, self.rs, step, self.t0))
         self.writers.evaluation(self.rows[-1])
         _snapshots(self.exp, self.rs, step, self.writers)
@@ -208,15 +208,13 @@ class Session:
         with self.exp.timer.timed("checkpointing"):
             self.ckpt.save(step, self.rs.tree(), self.rs.meta(step, self.exp.fingerprint))
 
-    ACTIONS: tuple[Periodic, ...] = ()  # filled in below, once the methods exist
-
-
-Session.ACTIONS = (
-    Periodic("evaluate", Session.evaluation_due, Session.evaluate),
-    Periodic("round record", Session.round_ends, Session.record_round),
-    Periodic("log line", Session.log_due, Session.log),
-    Periodic("checkpoint", Session.checkpoint_due, Session.checkpoint),
-)
+    # What follows a step, in this order, each when it is due.
+    ACTIONS = (
+        Periodic("evaluate", evaluation_due, evaluation),
+        Periodic("round record", round_ends, record_round),
+        Periodic("log line", log_due, log),
+        Periodic("checkpoint", checkpoint_due, checkpoint),
+    )
 
 
 def _snapshots(exp: Experiment, rs: RunState, step: int, writers) -> None:
