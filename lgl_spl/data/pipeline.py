@@ -103,7 +103,7 @@ def load(cfg, *, seed: int = 0) -> Dataset:
     cfg = settings.complete(cfg, settings.DATA)
     if cfg.name in HOST_NAMES and not cfg.npz_path:
         return _load_host(cfg, seed)
-    if cfg.name == FOLDER and not cfg.get("npz_path", ""):
+    if cfg.name == FOLDER and not cfg.npz_path:
         return _load_folder(cfg, seed)
     raw = _raw(cfg, seed)
     num_classes = len(raw.label_names)
@@ -161,7 +161,7 @@ def _load_folder(cfg, seed: int) -> Dataset:
     streamed (the same examples in the same places either way).
     """
     sources = folder.open_splits(cfg)
-    if "val" in sources and float(cfg.get("val_fraction", 0.0)):
+    if "val" in sources and float(cfg.val_fraction):
         raise ConfigError(
             f"data.path {cfg.path!r} holds a val/ split and data.val_fraction is "
             f"{cfg.val_fraction}: use one or the other (set data.val_fraction=0)"
@@ -173,7 +173,7 @@ def _load_folder(cfg, seed: int) -> Dataset:
     if len(y) == 0:
         raise ConfigError(f"data.path {cfg.path!r}: no training examples left after the splits")
     test, y_test = _test_subset(
-        np.arange(len(test_all)), test_all.labels, int(cfg.get("test_limit", 0))
+        np.arange(len(test_all)), test_all.labels, int(cfg.test_limit)
     )
     if "val" in sources:
         val, y_val = np.arange(len(sources["val"])), sources["val"].labels
@@ -192,7 +192,7 @@ def _load_folder(cfg, seed: int) -> Dataset:
         train_all.files.root, num_classes, len(y), len(y_val), len(y_test), shape,
         "streamed from disk" if streamed else "decoded into memory", decoded_mb, limit_mb,
     )  # fmt: skip
-    noise = float(cfg.get("label_noise", 0.0))
+    noise = float(cfg.label_noise)
     common = dict(
         y_train=y.astype(np.int32),
         y_test=y_test.astype(np.int32),
