@@ -10,11 +10,14 @@ that never do: a miss is never averaged away.
 
 *Compute* is counted in forward-pass equivalents: a student update costs
 ``TRAIN_STEP_FORWARDS`` per example of the batch (one forward, a backward counted as two
-forwards), and every pass in ``extra_forward_passes`` (scoring, candidates, auxiliary
-learners) one. *Equal compute*: ``random``'s mean test accuracy, interpolated linearly
-along its curve against its cumulative compute, at the method's total compute (beyond
-``random``'s whole run: no value, said so); and the other way round, the method's test
-accuracy at ``random``'s total compute, per seed along the method's own curve.
+forwards), every pass in ``extra_forward_passes`` (scoring, candidates, auxiliary
+learners) one, and every pass in ``extra_backward_passes`` (an auxiliary learner's
+backward passes, where a run logs them) two; without that key an auxiliary learner's
+training counts its forwards only, a lower bound. *Equal compute*: ``random``'s mean test
+accuracy, interpolated linearly along its curve against its cumulative compute, at the
+method's total compute (beyond ``random``'s whole run: no value, said so); and the other
+way round, the method's test accuracy at ``random``'s total compute, per seed along the
+method's own curve.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ TRAIN_STEP_FORWARDS = 1 + BACKWARD_FORWARDS
 CONVENTION = (
     "compute in forward-pass equivalents: each student update costs "
     f"{TRAIN_STEP_FORWARDS} × batch_size (a backward counted as {BACKWARD_FORWARDS} forwards), "
-    "each pass in extra_forward_passes 1"
+    f"each pass in extra_forward_passes 1, in extra_backward_passes {BACKWARD_FORWARDS}"
 )
 
 # equal_compute states
@@ -113,6 +116,7 @@ def cumulative_wall(run: Run) -> np.ndarray:
 def run_compute(run: Run) -> np.ndarray:
     """Cumulative compute at each row (forward-pass equivalents; see the module)."""
     extra = np.nan_to_num(run.column("extra_forward_passes"))
+    extra += BACKWARD_FORWARDS * np.nan_to_num(run.column("extra_backward_passes"))
     return TRAIN_STEP_FORWARDS * run.batch_size * run.steps.astype(np.float64) + extra
 
 
@@ -177,12 +181,15 @@ def _compute_curve(group: Group) -> tuple[np.ndarray, np.ndarray]:
     """The group's mean test curve against its mean cumulative compute (steps where every
     seed has a value)."""
     acc = group_curve(group, "test_accuracy")
-    extra = group_curve(group, "extra_forward_passes")
     full = acc.count == len(group.runs)
     steps = acc.steps[full].astype(np.float64)
-    extra_at = np.interp(steps, extra.steps, np.nan_to_num(extra.mean)) if extra.steps.size else 0
-    batch = group.runs[0].batch_size
-    return TRAIN_STEP_FORWARDS * batch * steps + extra_at, acc.mean[full]
+    compute = TRAIN_STEP_FORWARDS * group.runs[0].batch_size * steps
+    for key, weight in (("extra_forward_passes", 1), ("extra_backward_passes", BACKWARD_FORWARDS)):
+        extra = group_curve(group, key)
+        mean = np.nan_to_num(extra.mean)
+        if extra.steps.size:
+            compute = compute + weight * np.interp(steps, extra.steps, mean)
+    return compute, acc.mean[full]
 
 
 def total_compute(run: Run) -> float:

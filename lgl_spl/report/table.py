@@ -613,16 +613,20 @@ ACCOUNTING_NOTES = (
     "- *random's final / peak*: the targets, `random`'s mean final test accuracy in the same "
     "block and the peak of its mean test curve (the peak's row in `peak.md`).",
     "- *steps / wall time to …*: per seed, the student step and the wall time (from the "
-    "run's start; summed over resumes) of the first evaluation whose test accuracy reaches "
-    "the target, so at the resolution of `train.eval_every`. The cell is the median over "
-    "seeds with a seed that never reaches it counted as never (*never* once half the seeds "
-    "miss), then the mean over the seeds that reach it and how many never do: a miss is "
-    "never averaged away. `random` is measured against its own mean as well.",
+    "run's start; summed over resumes, a lower bound then) of the first evaluation whose "
+    "test accuracy reaches the target, so at the resolution of `train.eval_every`. The cell"
+    " is the median over seeds with a seed that never reaches it counted as never (*never* "
+    "once half the seeds miss), then the mean over the seeds that reach it and how many "
+    "never do: a miss is never averaged away. `random` is measured against its own mean as "
+    "well.",
     "- *compute*: forward-pass equivalents per run, mean over seeds: each student update "
     "costs 3 × `batch_size` (one forward, a backward counted as two forwards; the project "
     "defines no other ratio, and on the CPU LeNet a training step measures about 2.4 "
     "forwards, `docs/benchmarks.md`), each pass in `extra_forward_passes` (scoring, "
-    "candidates, auxiliary learners' forwards) one; relative to `random`'s.",
+    "candidates, auxiliary learners' forwards) one, each in `extra_backward_passes` (an "
+    "auxiliary learner's backward passes, where a run logs them) two; relative to "
+    "`random`'s. Without `extra_backward_passes` an auxiliary learner's training (the "
+    "embedding net, an irreducible-loss model) counts its forwards only: a lower bound.",
     "- *random at equal compute*: `random`'s mean test accuracy at the method's total "
     "compute, linear between its evaluations against its cumulative compute, and the "
     "method's final minus it (Δ, points); *beyond random's run*: the method used more "

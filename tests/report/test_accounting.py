@@ -221,3 +221,31 @@ def test_summary_round_trip_and_older_summaries(run_factory, tmp_path, capsys):
     del mixed["rows"][1]["accounting"]
     md = accounting_markdown(rows_from_summary(mixed))
     assert "| online_hard | 3 | 62.67 ± 45.62 | — | — | — | — | — | — | — | — |" in md
+
+
+def test_auxiliary_backward_passes_count_twice(run_factory):
+    """Where a run logs ``extra_backward_passes`` (an auxiliary learner's training), each
+    counts as two forwards."""
+    for seed, accs in RANDOM.items():
+        run_factory(f"random/s{seed}", seed=seed, accs=accs, num_steps=400)
+    # 9,600 (the update at step 100, batch 8) + 2,400 forwards + 2 × 1,200 backwards =
+    # 14,400 at the end; random is at 9,600 (step 100, 0.5) and 19,200 (step 200, 0.65).
+    backward = [{"extra_backward_passes": 1200}] * 4
+    run_factory(
+        "rho/s0",
+        method="rho_loss",
+        accs=[0.6, 0.7, 0.8, 0.9],
+        num_steps=400,
+        batch_size=8,
+        extra=[2400] * 4,
+        row_extra=backward,
+    )
+    rows = _rows(run_factory)
+    rho = rows["rho_loss"].accounting
+    assert rho.compute == 3 * 8 * 400 + 2400 + 2 * 1200 == 14400
+    np.testing.assert_allclose(
+        acc.run_compute(load_runs([run_factory.root + "/rho"], log=lambda m: None)[0]),
+        [3 * 8 * s + 4800 for s in (100, 200, 300, 400)],
+    )
+    # 14,400 is halfway between 9,600 and 19,200: 0.5 + 0.5 × 0.15.
+    assert rho.random_at_equal_compute == pytest.approx(0.575)
