@@ -19,7 +19,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from lgl_spl.report.accounting import BEFORE, BEYOND, CONVENTION, Accounting, Reach, accounting
+from lgl_spl.report.accounting import (
+    BACKWARD_FORWARDS,
+    BEFORE,
+    BEYOND,
+    CONVENTION,
+    TRAIN_STEP_FORWARDS,
+    Accounting,
+    Reach,
+    accounting,
+)
 from lgl_spl.report.runs import Group, Run, condition_label, reference_group
 from lgl_spl.report.stats import ALPHA, Comparison, adjust, welch
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats, knn_stats, peak, round_stats
@@ -620,11 +629,13 @@ ACCOUNTING_NOTES = (
     "never do: a miss is never averaged away. `random` is measured against its own mean as "
     "well.",
     "- *compute*: forward-pass equivalents per run, mean over seeds: each student update "
-    "costs 3 × `batch_size` (one forward, a backward counted as two forwards; the project "
+    f"costs {TRAIN_STEP_FORWARDS} × `batch_size` (one forward, a backward counted as "
+    f"{BACKWARD_FORWARDS} forwards; the project "
     "defines no other ratio, and on the CPU LeNet a training step measures about 2.4 "
     "forwards, `docs/benchmarks.md`), each pass in `extra_forward_passes` (scoring, "
     "candidates, auxiliary learners' forwards) one, each in `extra_backward_passes` (an "
-    "auxiliary learner's backward passes, where a run logs them) two; relative to "
+    f"auxiliary learner's backward passes, where a run logs them) {BACKWARD_FORWARDS}; "
+    "relative to "
     "`random`'s. Without `extra_backward_passes` an auxiliary learner's training (the "
     "embedding net, an irreducible-loss model) counts its forwards only: a lower bound.",
     "- *random at equal compute*: `random`'s mean test accuracy at the method's total "

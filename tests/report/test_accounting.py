@@ -138,7 +138,7 @@ def test_accounting_table_and_findings(run_factory, tmp_path):
     ) in md
     assert "| random | 2 | 80.00 ± 2.83 | 80.00 / 85.50 | 300 (mean 300) |" in md
     assert "| never (mean 300; 1 of 2 never) | never (mean 30.0 s; 1 of 2 never) |" in md
-    assert "a backward counted as two forwards" in md
+    assert "costs 3 × `batch_size` (one forward, a backward counted as 2 forwards" in md
     text = findings_markdown(rows)
     assert (
         "It reaches `random`'s final mean (80.00 %) at step 200 (median over seeds; mean 150 "
