@@ -7,7 +7,7 @@ Library use::
     groups = report.group_runs(runs)
     rows = report.summarize(groups)
     report.write_table(rows, "out", title="Fashion-MNIST")  # table.md/.csv, summary.json
-    report.write_trajectories(rows, "out")  # peak.md, selection.md, embedding.md
+    report.write_trajectories(rows, "out")  # peak.md, accounting.md, selection.md, embedding.md
     report.write_findings(rows, "out")  # findings.md: generated sentences
     report.write_runs_json(runs, "out/runs.json")  # what the figures plot
     rows = report.rows_from_summary(report.read_summary("out/summary.json"))  # again
@@ -18,6 +18,7 @@ Needs numpy; scipy (the tests against random), matplotlib and scikit-learn are i
 functions that use them. Nothing here imports jax.
 """
 
+from lgl_spl.report.accounting import Accounting, Reach
 from lgl_spl.report.cli import main
 from lgl_spl.report.findings import findings_markdown, write_findings
 from lgl_spl.report.plots import group_curve, plot_curves, plot_rounds, plot_toy_loss, round_curve
@@ -40,6 +41,8 @@ from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
 from lgl_spl.report.tsne import plot_tsne, tsne_run
 
 __all__ = [
+    "Accounting",
+    "Reach",
     "Comparison",
     "adjust",
     "benjamini_hochberg",

@@ -4,9 +4,10 @@ Finds every run workdir below the given directories, groups the seeds of each me
 (per setting and condition: label noise, budget), and writes into OUT_DIR: table.md,
 table.csv, summary.json (with Welch's test, the exact rank test, Holm's and
 Benjamini–Hochberg's corrections against ``random``), findings.md, runs.json (what the
-figures plot), peak.md, curves.png, and where runs have the data selection.md and
-rounds.png (rounds.jsonl), embedding.md (the embedding's k-NN accuracy), tsne.png,
-lgl_similarity.md and toy_loss.png.
+figures plot), peak.md, accounting.md (steps and wall time to reach random's final and
+peak accuracy, random at equal compute), curves.png, and where runs have the data
+selection.md and rounds.png (rounds.jsonl), embedding.md (the embedding's k-NN accuracy),
+tsne.png, lgl_similarity.md and toy_loss.png.
 
 ``python -m lgl_spl.report --from-summary OUT_DIR/summary.json --out OUT_DIR`` renders the
 tables, statistics and findings again from a committed summary alone, and the figures
@@ -170,6 +171,7 @@ def _tables(rows, args, title, seed_rule, note, say) -> list[str]:
     written += more
     names = {os.path.basename(p) for p in more}
     for name, why in (
+        ("accounting.md", "no row has a `random` to reach (or the summary predates it)"),
         ("selection.md", "no run has rounds.jsonl"),
         ("embedding.md", "no run logged embed_knn_accuracy"),
     ):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from lgl_spl.report.accounting import BEFORE, BEYOND, Reach
 from lgl_spl.report.runs import condition_label
 from lgl_spl.report.stats import ALPHA, Comparison
 from lgl_spl.report.table import (
@@ -60,6 +61,52 @@ def comparison_sentence(row: Row) -> str:
         text += f": {'better' if c.delta > 0 else 'worse'} than `random` after Holm"
     elif c.significant_raw:
         text += f": Welch p < {ALPHA} before correction only"
+    return text
+
+
+def _reach_clause(what: str, x: Reach) -> str:
+    """``reaches `random`'s final mean (80.00 %) at step 300 (median over seeds; …)``."""
+    target = f"`random`'s {what} ({100 * x.target:.2f} %)"
+    if not x.reached:
+        return f"never reaches {target} in any of its {x.seeds} seeds"
+    if x.steps_median is None:
+        return (
+            f"reaches {target} in only {x.reached} of its {x.seeds} seeds (mean step "
+            f"{x.steps_mean:.0f}), so its median is never"
+        )
+    text = (
+        f"reaches {target} at step {x.steps_median:.0f} (median over seeds; mean "
+        f"{x.steps_mean:.0f} over the {x.reached} that reach it)"
+    )
+    if x.wall_time_median is not None:
+        text += f", after {x.wall_time_median:.1f} s (median)"
+    return text + (f"; {x.never} of {x.seeds} seeds never do" if x.never else "")
+
+
+def accounting_sentence(row: Row) -> str | None:
+    """Reach of `random`'s final and peak, and the equal-compute view; None without them."""
+    a = row.accounting
+    if a is None or a.to_final is None:
+        return None
+    parts = [_reach_clause("final mean", a.to_final)]
+    if a.to_peak is not None:
+        parts.append(_reach_clause("peak", a.to_peak))
+    text = "It " + "; it ".join(parts) + "."
+    if a.compute_vs_random is not None and not _is_reference(row):
+        text += f" Its compute is {a.compute_vs_random:.2f}× `random`'s"
+        if a.equal_compute_status == BEYOND:
+            text += ", beyond `random`'s whole run"
+        elif a.equal_compute_status == BEFORE:
+            text += ", less than `random`'s first evaluation"
+        elif a.random_at_equal_compute is not None:
+            delta = row.final_test_accuracy_mean - a.random_at_equal_compute
+            text += (
+                f"; with as much, `random` reaches {100 * a.random_at_equal_compute:.2f} % "
+                f"(Δ {format_points(delta)} pts)"
+            )
+        if a.at_random_compute_mean is not None:
+            text += f"; at `random`'s total compute it has {100 * a.at_random_compute_mean:.2f} %"
+        text += "."
     return text
 
 
@@ -135,6 +182,9 @@ def findings_markdown(
                     f"  Its mean test curve peaks at {100 * r.peak.test_accuracy:.2f} % at step "
                     f"{r.peak.step}{epoch} and ends {100 * r.peak.drop:.2f} pts lower."
                 )
+            reach = accounting_sentence(r)
+            if reach is not None:
+                out.append(f"  {reach}")
     return "\n".join(out) + "\n"
 
 

@@ -25,6 +25,7 @@ ROW_KEYS = (
     "full_train_loss",
     "test_loss",
     "extra_forward_passes",
+    "extra_backward_passes",  # an auxiliary learner's backward passes (the accounting)
     "wall_time",
     "embed_knn_accuracy",
     "pixel_knn_accuracy",

@@ -4,7 +4,8 @@ A report's run directories are large and often gone; its ``summary.json`` keeps 
 per-seed final and best-validation accuracy, so the tables, the tests against ``random``
 (Welch, the rank test, Holm and Benjamini–Hochberg) and ``findings.md`` can be rendered
 again from it alone. Reports written before a field existed get that field's neutral
-value (no label noise, uncapped, the budget is the run length, no peak or rounds).
+value (no label noise, uncapped, the budget is the run length, no peak, rounds or
+accounting: shown as —).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 
+from lgl_spl.report.accounting import Accounting
 from lgl_spl.report.stats import welch
 from lgl_spl.report.table import Row, adjust_families
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
@@ -103,6 +105,7 @@ def rows_from_summary(summary: dict) -> list[Row]:
                 peak=_build(Peak, r.get("peak")),
                 rounds=_build(RoundStats, r.get("rounds")),
                 embedding_knn=_build(KnnStats, r.get("embedding_knn")),
+                accounting=Accounting.from_dict(r.get("accounting")),
             )
         )
     adjust_families(rows)

@@ -19,6 +19,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lgl_spl.report.accounting import (
+    BACKWARD_FORWARDS,
+    BEFORE,
+    BEYOND,
+    CONVENTION,
+    TRAIN_STEP_FORWARDS,
+    Accounting,
+    Reach,
+    accounting,
+)
 from lgl_spl.report.runs import Group, Run, condition_label, reference_group
 from lgl_spl.report.stats import ALPHA, Comparison, adjust, welch
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats, knn_stats, peak, round_stats
@@ -61,6 +71,9 @@ class Row:
     peak: Peak | None
     rounds: RoundStats | None  # None without rounds.jsonl
     embedding_knn: KnnStats | None  # None without embed_knn_accuracy
+    # Steps and wall time to reach random's final and peak accuracy, equal compute; None in
+    # summaries written before it existed.
+    accounting: Accounting | None = None
 
 
 def final_test_accuracy(run: Run) -> float:
@@ -110,7 +123,11 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
         ref = reference_group(group, groups)
         ref_wall = None
         ref_training = None
+        ref_final_mean = ref_peak = None
         if ref is not None:
+            ref_final_mean = _mean_std([final_test_accuracy(r) for r in ref.runs])[0]
+            ref_peak_at = peak(ref, ref_final_mean)
+            ref_peak = ref_peak_at.test_accuracy if ref_peak_at is not None else None
             ref_walls = [w for w in (r.wall_time for r in ref.runs) if w is not None]
             ref_wall = float(np.mean(ref_walls)) if ref_walls else None
             # Forward passes of random's student training: one per example per update.
@@ -156,6 +173,7 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
                 peak=peak(group, final_mean),
                 rounds=round_stats(group),
                 embedding_knn=knn_stats(group),
+                accounting=accounting(group, ref, ref_final=ref_final_mean, ref_peak=ref_peak),
             )
         )
     adjust_families(rows)
@@ -427,6 +445,23 @@ def write_table(
         "best_val_p_holm_vs_random",
         "best_val_q_bh_vs_random",
         "best_val_p_rank_vs_random",
+        "random_final_target_pct",
+        "to_random_final_steps_median",
+        "to_random_final_steps_mean",
+        "to_random_final_never",
+        "to_random_final_wall_time_median_s",
+        "to_random_final_wall_time_mean_s",
+        "random_peak_target_pct",
+        "to_random_peak_steps_median",
+        "to_random_peak_steps_mean",
+        "to_random_peak_never",
+        "to_random_peak_wall_time_median_s",
+        "to_random_peak_wall_time_mean_s",
+        "compute_forward_equivalents_mean",
+        "compute_vs_random",
+        "random_at_equal_compute_pct",
+        "equal_compute_status",
+        "at_random_compute_pct",
     ]
 
     def pct(x):
@@ -443,6 +478,31 @@ def write_table(
 
     def adjusted(c: Comparison | None) -> list[str]:
         return [""] * 3 if c is None else [num(c.p_holm), num(c.q_bh), num(c.p_rank)]
+
+    def reached(x: Reach | None) -> list:
+        if x is None:
+            return [""] * 6
+        return [
+            pct(x.target),
+            num(x.steps_median),
+            num(x.steps_mean),
+            x.never,
+            num(x.wall_time_median),
+            num(x.wall_time_mean),
+        ]
+
+    def accounted(a: Accounting | None) -> list:
+        if a is None:
+            return [""] * 17
+        return [
+            *reached(a.to_final),
+            *reached(a.to_peak),
+            num(a.compute),
+            num(a.compute_vs_random),
+            pct(a.random_at_equal_compute),
+            a.equal_compute_status or "",
+            pct(a.at_random_compute_mean),
+        ]
 
     with open(csv_path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -491,6 +551,7 @@ def write_table(
                     pct(kn and kn.pixel_mean),
                     *adjusted(c),
                     *adjusted(r.best_val_vs_random),
+                    *accounted(r.accounting),
                 ]
             )
 
@@ -508,6 +569,17 @@ def write_table(
             "final_vs_random comparisons (one family) or best_val_vs_random ones (another); "
             "p_rank = exact two-sided Mann–Whitney U p; within_two_std = |delta| < 2 × the "
             "larger std; null (or why_na) where undefined"
+        ),
+        "accounting": (
+            "to_final / to_peak: per seed the step and wall time (s) of the first evaluation "
+            "whose test accuracy reaches random's mean final / the peak of random's mean "
+            "test curve (null: never); median with misses as never (null: half or more "
+            "never reach), mean over the seeds that reach it. "
+            + CONVENTION
+            + "; random_at_equal_compute: random's mean test accuracy at the row's mean "
+            "total compute, linear along random's curve (null unless equal_compute_status "
+            "is 'ok'); at_random_compute: the row's test accuracy at random's total "
+            "compute, per seed"
         ),
         "rows": [asdict(r) for r in rows],
     }
@@ -541,6 +613,101 @@ def peak_markdown(rows: Sequence[Row]) -> str:
             "n/a" if p.epoch is None else f"{p.epoch:.1f}",
             format_accuracy(r.final_test_accuracy_mean, r.final_test_accuracy_std),
             f"{100 * p.drop:.2f}",
+        ]
+
+    return _github_table(rows, header, body)
+
+
+ACCOUNTING_NOTES = (
+    "- *random's final / peak*: the targets, `random`'s mean final test accuracy in the same "
+    "block and the peak of its mean test curve (the peak's row in `peak.md`).",
+    "- *steps / wall time to …*: per seed, the student step and the wall time (from the "
+    "run's start; summed over resumes, a lower bound then) of the first evaluation whose "
+    "test accuracy reaches the target, so at the resolution of `train.eval_every`. The cell"
+    " is the median over seeds with a seed that never reaches it counted as never (*never* "
+    "once half the seeds miss), then the mean over the seeds that reach it and how many "
+    "never do: a miss is never averaged away. `random` is measured against its own mean as "
+    "well.",
+    "- *compute*: forward-pass equivalents per run, mean over seeds: each student update "
+    f"costs {TRAIN_STEP_FORWARDS} × `batch_size` (one forward, a backward counted as "
+    f"{BACKWARD_FORWARDS} forwards; the project "
+    "defines no other ratio, and on the CPU LeNet a training step measures about 2.4 "
+    "forwards, `docs/benchmarks.md`), each pass in `extra_forward_passes` (scoring, "
+    "candidates, auxiliary learners' forwards) one, each in `extra_backward_passes` (an "
+    f"auxiliary learner's backward passes, where a run logs them) {BACKWARD_FORWARDS}; "
+    "relative to "
+    "`random`'s. Without `extra_backward_passes` an auxiliary learner's training (the "
+    "embedding net, an irreducible-loss model) counts its forwards only: a lower bound.",
+    "- *random at equal compute*: `random`'s mean test accuracy at the method's total "
+    "compute, linear between its evaluations against its cumulative compute, and the "
+    "method's final minus it (Δ, points); *beyond random's run*: the method used more "
+    "compute than `random`'s whole run. *at random's compute*: the other way round, the "
+    "method's test accuracy at `random`'s total compute along its own curve (mean over "
+    "seeds; n/a where a seed's run used less compute, its final then stands).",
+    "- —: not recorded (a report rendered from a summary written before this table existed) "
+    "or no `random` in the block.",
+)
+
+
+def _reach_cell(x: Reach | None, *, wall: bool = False) -> str:
+    """``300 (mean 320; 1 of 3 never)``; ``never (…)`` once half the seeds miss."""
+    if x is None:
+        return "—"
+
+    def fmt(v: float) -> str:
+        return f"{v:.1f} s" if wall else f"{v:.0f}"
+
+    median = x.wall_time_median if wall else x.steps_median
+    mean = x.wall_time_mean if wall else x.steps_mean
+    parts = []
+    if mean is not None and x.seeds > 1:
+        parts.append(f"mean {fmt(mean)}")
+    if x.never:
+        parts.append(f"{x.never} of {x.seeds} never")
+    head = "never" if median is None else fmt(median)
+    if wall and x.reached and all(w is None for w in x.wall_time):
+        head = "n/a"  # runs without a logged wall_time
+    return head + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _equal_compute_cell(r: Row) -> str:
+    a = r.accounting
+    if a is None or a.equal_compute_status is None:
+        return "—"
+    if a.equal_compute_status == BEYOND:
+        return "beyond random's run"
+    if a.equal_compute_status == BEFORE:
+        return "before random's first evaluation"
+    delta = r.final_test_accuracy_mean - a.random_at_equal_compute
+    return f"{100 * a.random_at_equal_compute:.2f} (Δ {format_points(delta)})"
+
+
+def accounting_markdown(rows: Sequence[Row]) -> str:
+    header = ["method", "seeds", "final test acc. (%)", "random's final / peak (%)"]
+    header += ["steps to random's final", "wall time to random's final"]
+    header += ["steps to random's peak", "wall time to random's peak"]
+    header += ["compute (× random)", "random at equal compute (%)", "at random's compute (%)"]
+
+    def body(r: Row) -> list[str]:
+        a = r.accounting
+        final = format_accuracy(r.final_test_accuracy_mean, r.final_test_accuracy_std)
+        if a is None or a.to_final is None:
+            return [r.method, _seeds_cell(r), final] + ["—"] * (len(header) - 3)
+        targets = f"{100 * a.to_final.target:.2f}"
+        targets += f" / {100 * a.to_peak.target:.2f}" if a.to_peak is not None else ""
+        mine = a.at_random_compute_mean
+        return [
+            r.method,
+            _seeds_cell(r),
+            final,
+            targets,
+            _reach_cell(a.to_final),
+            _reach_cell(a.to_final, wall=True),
+            _reach_cell(a.to_peak),
+            _reach_cell(a.to_peak, wall=True),
+            format_ratio(a.compute_vs_random),
+            _equal_compute_cell(r),
+            "n/a" if mine is None else f"{100 * mine:.2f}",
         ]
 
     return _github_table(rows, header, body)
@@ -622,6 +789,14 @@ def write_trajectories(rows: Sequence[Row], out_dir: str, *, title: str | None =
         text = _heading(title, "peak test accuracy") + intro + peak_markdown(rows)
         written.append(
             _write(os.path.join(out_dir, "peak.md"), text + "\n" + "\n".join(PEAK_NOTES) + "\n")
+        )
+    if any(r.accounting is not None and r.accounting.to_final is not None for r in rows):
+        text = _heading(title, "reaching random's accuracy, and equal compute") + intro
+        written.append(
+            _write(
+                os.path.join(out_dir, "accounting.md"),
+                text + accounting_markdown(rows) + "\n" + "\n".join(ACCOUNTING_NOTES) + "\n",
+            )
         )
     if any(r.rounds is not None for r in rows):
         text = _heading(title, "selection per round") + intro + selection_markdown(rows)

@@ -59,6 +59,7 @@ def test_end_to_end(sweep, tmp_path, capsys):
         "findings.md",
         "runs.json",
         "peak.md",
+        "accounting.md",
         "curves.png",
         "tsne.png",
         "lgl_similarity.md",
@@ -100,6 +101,7 @@ def test_notes_when_there_is_nothing_to_plot(tmp_path, capsys):
         "findings.md",
         "runs.json",
         "peak.md",
+        "accounting.md",
         "curves.png",
     }
     text = capsys.readouterr().out
@@ -204,7 +206,8 @@ def test_from_summary_renders_the_same_report_again(tmp_path, capsys):
     again = tmp_path / "again"
     rule = "3 seeds (0, 1, 2) for every block, declared before the runs"
     assert main(["--from-summary", str(out / "summary.json"), "--out", str(again)]) == 0
-    for name in ("table.md", "table.csv", "peak.md", "selection.md", "embedding.md"):
+    names = ("table.md", "table.csv", "peak.md", "accounting.md", "selection.md", "embedding.md")
+    for name in names:
         assert (again / name).read_text() == (out / name).read_text(), name
     assert (again / "findings.md").read_text() == (out / "findings.md").read_text()
     for png in ("curves.png", "rounds.png"):

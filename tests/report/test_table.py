@@ -286,7 +286,7 @@ def test_peak_and_drop_show_memorisation(run_factory, tmp_path):
     assert row.peak.per_seed == [0.8, 0.8] and row.peak.per_seed_step == [200, 300]
 
     paths = write_trajectories([row], str(tmp_path))
-    assert [p.rsplit("/", 1)[-1] for p in paths] == ["peak.md"]
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["peak.md", "accounting.md"]
     md = (tmp_path / "peak.md").read_text()
     assert "| random | 2 | 75.00 | 200 | 4.0 | 60.00 ± 0.00 | 15.00 |" in md
 
@@ -359,7 +359,7 @@ def test_selection_precision_and_class_balance(run_factory, tmp_path):
     assert (lgl.class_share_min, lgl.class_share_max) == (1.0, 1.0)
 
     paths = write_trajectories(list(rows.values()), str(tmp_path))
-    assert [p.rsplit("/", 1)[-1] for p in paths] == ["peak.md", "selection.md"]
+    assert [p.rsplit("/", 1)[-1] for p in paths] == ["peak.md", "accounting.md", "selection.md"]
     md = (tmp_path / "selection.md").read_text()
     assert "| spl | 2 | 2 | 0.600 | 0.400 | 0.250 | 0.750 | 0.955 | 1.409 |" in md
     summary_row = json.loads(json.dumps(asdict(rows["spl"])))
