@@ -172,9 +172,7 @@ def _load_folder(cfg, seed: int) -> Dataset:
     train, y, val, y_val, clean = _split(positions, train_all.labels, cfg, seed, num_classes)
     if len(y) == 0:
         raise ConfigError(f"data.path {cfg.path!r}: no training examples left after the splits")
-    test, y_test = _test_subset(
-        np.arange(len(test_all)), test_all.labels, int(cfg.test_limit)
-    )
+    test, y_test = _test_subset(np.arange(len(test_all)), test_all.labels, int(cfg.test_limit))
     if "val" in sources:
         val, y_val = np.arange(len(sources["val"])), sources["val"].labels
     views = {

@@ -82,8 +82,9 @@ def write_runs_json(runs: Sequence[Run], path: str, *, root: str | None = None) 
     return path
 
 
-def read_runs_json(path: str) -> list[Run]:
-    """The runs of a ``runs.json`` (without t-SNE snapshots); ValueError when unreadable."""
+def read_report_json(path: str, key: str, kind: str) -> dict:
+    """A report file's JSON object (``kind``: ``runs.json`` or ``summary.json``), which must
+    hold a list under ``key``; ValueError (one line) otherwise."""
     try:
         with open(path) as f:
             data = json.load(f)
@@ -91,8 +92,14 @@ def read_runs_json(path: str) -> list[Run]:
         raise ValueError(f"cannot read {path!r}: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path!r} is not JSON: {e.msg} (line {e.lineno})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("runs"), list):
-        raise ValueError(f"{path!r} has no 'runs': not a runs.json of lgl_spl.report")
+    if not isinstance(data, dict) or not isinstance(data.get(key), list):
+        raise ValueError(f"{path!r} has no {key!r}: not a {kind} of lgl_spl.report")
+    return data
+
+
+def read_runs_json(path: str) -> list[Run]:
+    """The runs of a ``runs.json`` (without t-SNE snapshots); ValueError when unreadable."""
+    data = read_report_json(path, "runs", "runs.json")
     return [
         Run(
             path=e.get("path", "?"),

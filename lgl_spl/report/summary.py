@@ -10,10 +10,10 @@ accounting: shown as —).
 
 from __future__ import annotations
 
-import json
 from dataclasses import fields
 
 from lgl_spl.report.accounting import Accounting
+from lgl_spl.report.portable import read_report_json
 from lgl_spl.report.stats import welch
 from lgl_spl.report.table import Row, adjust_families
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
@@ -21,16 +21,7 @@ from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
 
 def read_summary(path: str) -> dict:
     """The JSON object of ``path``; ValueError (one line) when it is not a report summary."""
-    try:
-        with open(path) as f:
-            summary = json.load(f)
-    except OSError as e:
-        raise ValueError(f"cannot read {path!r}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path!r} is not JSON: {e.msg} (line {e.lineno})") from None
-    if not isinstance(summary, dict) or not isinstance(summary.get("rows"), list):
-        raise ValueError(f"{path!r} has no 'rows': not a summary.json of lgl_spl.report")
-    return summary
+    return read_report_json(path, "rows", "summary.json")
 
 
 def _build(cls, value):
