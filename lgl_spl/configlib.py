@@ -75,6 +75,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.lr_decay_steps = 0  # exponential: every this many steps; cosine: over them (0: run)
     c.train.lr_decay_rate = 1.0
     c.train.compute_dtype = "float32"  # or bfloat16 (parameters and optimiser stay float32)
+    # Compiled programs kept across runs: "auto" ($JAX_COMPILATION_CACHE_DIR, else
+    # ~/.cache/lgl_spl/xla), "off", or a directory (lgl_spl/compile_cache.py).
+    c.train.compilation_cache = "auto"
     c.lock()
     return c
 

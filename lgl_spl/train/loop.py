@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgl_spl import models, parallel
+from lgl_spl import compile_cache, models, parallel
 from lgl_spl.configlib import flatten
 from lgl_spl.samplers import Signals
 from lgl_spl.train import console, resume
@@ -41,6 +41,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     validate_config(config)
     check_workdir(workdir)
     parallel.maybe_initialize_distributed()
+    cache = compile_cache.enable(config.train.get("compilation_cache", compile_cache.AUTO))
     if not allow_config_change:
         resume.check_resumable(config, workdir)  # before the slow set-up, not after it
     validate_devices(config, len(jax.devices()))  # before the (slow) data load
@@ -51,6 +52,11 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     if start:
         rs = _restore(exp, rs, ckpt, start, workdir, allow_config_change)
     _describe(exp, workdir, start, rs)
+    if cache:
+        console.info(
+            f"compilation cache: {cache}, {compile_cache.entries()} programs "
+            "(train.compilation_cache='off' turns it off)"
+        )
     writers = Writers(workdir, resume_step=start, enabled=parallel.is_leader())
     # Only now: a refused resume leaves the workdir's files alone.
     writers.run_files(flatten(exp.config), exp.run_info())  # the resolved config
@@ -353,5 +359,7 @@ def _summarize(exp: Experiment, workdir: str, rows: list[dict], writers, wall: f
     if exp.embedder is not None:
         outputs.append("embeddings/")
     console.info(f"wrote {', '.join(outputs)} and checkpoints/ in {workdir}")
+    if compile_cache.summary():
+        console.info(compile_cache.summary())
     if writers.tensorboard_dir:
         console.info(f"TensorBoard: tensorboard --logdir {writers.tensorboard_dir}")
