@@ -29,12 +29,13 @@ import json, sys
 import lgl_spl.main
 after_main = sorted(sys.modules)
 from lgl_spl.train import train_and_evaluate
+after_train = sorted(sys.modules)
 from tests.reliability.tiny import get_config
 c = get_config("random")
 c.train.num_steps = 4
 c.train.eval_every = 4
 train_and_evaluate(c, sys.argv[1])
-print(json.dumps({"main": after_main, "run": sorted(sys.modules)}))
+print(json.dumps({"main": after_main, "train": after_train, "run": sorted(sys.modules)}))
 """
 
 
@@ -57,6 +58,10 @@ def test_digits_run_imports_only_what_it_uses(tmp_path):
         assert not imported(modules["run"], name), f"a digits run imported {name}"
     for name in ("jax", "orbax", "tensorboardX", "flax"):  # flags first, then jax
         assert not imported(modules["main"], name), f"import lgl_spl.main imported {name}"
+    for name in ("orbax", "tensorboardX"):  # made when first used, after the first step
+        assert not imported(modules["train"], name), f"lgl_spl.train imported {name}"
+        assert imported(modules["run"], name), f"the run never used {name}"
+    assert not imported(modules["run"], "torch")  # not even through tensorboardX
 
 
 def test_digits_read_without_scikit_learn_match_its_loader():
