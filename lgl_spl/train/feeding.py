@@ -33,7 +33,8 @@ class DeviceFeeder:
     def round_batches(self, indices: np.ndarray, *, first_step: int, start: int, stop: int):
         """The step arguments of rows ``start..stop-1`` of a round's plan, in order."""
         del first_step  # augmentation happens on device, keyed by the step there
-        return _Rows(self.batch(row) for row in indices[start:stop])
+        rows = parallel.put_batches(np.asarray(indices[start:stop], np.int32), self.mesh)
+        return _Rows((self.x, self.y, row) for row in rows)
 
     def pass_batches(self, batch_size: int):
         """Every example once, in order: ``(step arguments, weights)``; weight 0 pads."""
