@@ -118,14 +118,13 @@ def _step(exp: Experiment, rs: RunState, step: int, mask, batches, pending):
             first_step=first,
             start=step - first,
             stop=min(spr, exp.num_steps - first),
+            weights=rs.plan.weights,
         )
-    i = step - round_index * spr
     with exp.timer.timed("input"):
-        data = next(batches)
+        data = next(batches)  # x, y, indices, weights
     rs.train, out = exp.steps.train(
         rs.train,
         *data,
-        parallel.put_batch(rs.plan.weights[i], exp.mesh),
         exp.step_key,
         jnp.float32(rs.schedule_step(step)),
         mask,
