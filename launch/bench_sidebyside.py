@@ -18,8 +18,8 @@ repetition, so the ratios come from runs made under the same load:
 Each run reports the whole process to the end of training, start-up (process start to
 the first step), the first step (compilation), the steady step (the rest of the loop per
 step, evaluations included), and one already-compiled pass of evaluation (test split)
-and of scoring (per-example losses over the training split). Medians per kind, then
-ratios to plain JAX cold.
+and of scoring (per-example losses over the training split). Medians per kind, and the
+median over repetitions of each kind's ratio to plain JAX cold in the same repetition.
 """
 
 from __future__ import annotations
@@ -182,23 +182,25 @@ def main() -> None:
 
 
 def _report(rows: dict[str, list[dict]]) -> None:
-    med = {
-        k: {f: statistics.median(r[f] for r in v) for f in (*FIELDS, "process_s")}
-        for k, v in rows.items()
-        if v
-    }
-    base = med["plain JAX cold"]
-    print("\nmedians (s, step in ms); ratio to plain JAX cold in brackets")
-    head = ["kind", "process", *FIELDS]
-    print(" | ".join(head))
-    for kind, m in med.items():
-        cells = [f"{m[f]:.3f} ({m[f] / base[f]:.2f}x)" for f in ("process_s", *FIELDS)]
+    """Medians per kind, and the median over repetitions of each within-repetition ratio
+    (the load of a shared machine drifts between repetitions more than within one)."""
+    cols = ("process_s", *FIELDS)
+    base = rows["plain JAX cold"]
+    print("\nmedians (s; step in ms) [median of the within-repetition ratios to plain JAX cold]")
+    print(" | ".join(["kind", *cols]))
+    for kind, runs in rows.items():
+        cells = []
+        for f in cols:
+            ratio = statistics.median(r[f] / b[f] for r, b in zip(runs, base, strict=False))
+            cells.append(f"{statistics.median(r[f] for r in runs):.3f} [{ratio:.2f}x]")
         print(" | ".join([kind, *cells]))
-    if "project warm" in med and "project cold" in med:
-        print(
-            f"project warm / cold, whole process: "
-            f"{med['project warm']['process_s'] / med['project cold']['process_s']:.2f}"
-        )
+    if "project warm" in rows and "project cold" in rows:
+        ratios = [
+            w["process_s"] / c["process_s"]
+            for w, c in zip(rows["project warm"], rows["project cold"], strict=True)
+        ]
+        listed = ", ".join(f"{r:.2f}" for r in ratios)
+        print(f"project warm / cold, whole process: {statistics.median(ratios):.2f} ({listed})")
 
 
 if __name__ == "__main__":

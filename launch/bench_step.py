@@ -13,7 +13,10 @@ decay. Three variants alternate in blocks of ``--steps``:
 * ``plain``: a jitted step written directly (``launch/plain_jax_job.py``'s), numpy
   indices and weights passed straight to it.
 
-Medians per step, and the ratios to ``plain``.
+Medians per step, and the ratios to ``plain``. Then the passes over a split, the same way:
+the project's ``Evaluator.evaluate`` (test split) and ``Evaluator.score`` (per-example
+losses of the training split) against plain jitted forwards over the same batches
+(``--passes`` passes a block).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--repeats", type=int, default=4)
+    p.add_argument("--passes", type=int, default=20)
     args = p.parse_args()
 
     import jax
@@ -108,19 +112,84 @@ def main() -> None:
         "project, arguments on device": project_on_device,
         "plain": plain,
     }
+    print(f"jax {jax.__version__}, {jax.devices()}, {args.repeats} blocks of {args.steps} steps")
+    _compare(variants, "plain", args.steps, args.repeats, "step")
+
+    # Passes over a split: the evaluator against plain forwards over the same batches.
+    ev, every = exp.evaluator, np.ones(exp.num_classes, bool)
+    st = carry["state"]
+    xt, yt = exp.test_feed.x, exp.test_feed.y
+    n_test, n_train = exp.test_feed.size, exp.num_train
+    test_size = parallel.pass_batch_size(n_test, ev.eval_batch_size, mesh.size)
+    train_size = parallel.pass_batch_size(n_train, ev.eval_batch_size, mesh.size)
+    test_rows = list(parallel.padded_batches(np.arange(n_test), test_size))
+    train_rows = list(parallel.padded_batches(np.arange(n_train), train_size))
+    variables = {"params": st.params}
+
+    @jax.jit
+    def plain_eval(idx, w):
+        logits, _ = model.apply(
+            variables, (xt[idx].astype(jnp.float32) / 255.0 - 0.5) / 0.25, train=False
+        )
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, yt[idx])
+        return jnp.sum((jnp.argmax(logits, -1) == yt[idx]) * w), jnp.sum(ce * w)
+
+    @jax.jit
+    def plain_losses(idx):
+        logits, _ = model.apply(
+            variables, (x[idx].astype(jnp.float32) / 255.0 - 0.5) / 0.25, train=False
+        )
+        return optax.softmax_cross_entropy_with_integer_labels(logits, y[idx])
+
+    def plain_evaluate(k):
+        for _ in range(k):
+            sums = [plain_eval(i, w) for i, w in test_rows]
+            float(sum(c for c, _ in jax.device_get(sums)))
+
+    def plain_score(k):
+        for _ in range(k):
+            parts = [plain_losses(i) for i, _ in train_rows]
+            np.concatenate(jax.device_get(parts))[:n_train]
+
+    def project_evaluate(k):
+        for _ in range(k):
+            ev.evaluate(st, exp.test_feed, every)
+
+    def project_score(k):
+        for _ in range(k):
+            ev.score(st, exp.train_feed, every, exp.dataset.y_train, ("losses",))
+
+    print(f"passes: test {n_test} in batches of {test_size}, train {n_train} of {train_size}")
+    _compare(
+        {"evaluate": project_evaluate, "plain forward": plain_evaluate},
+        "plain forward",
+        args.passes,
+        args.repeats,
+        "pass",
+    )
+    _compare(
+        {"score": project_score, "plain forward": plain_score},
+        "plain forward",
+        args.passes,
+        args.repeats,
+        "pass",
+    )
+
+
+def _compare(variants: dict, baseline: str, count: int, repeats: int, unit: str) -> None:
+    """Alternating blocks of ``count`` calls; medians and the median within-block ratios."""
     for fn in variants.values():  # compile
-        fn(3)
+        fn(2)
     times = {k: [] for k in variants}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, fn in variants.items():
             t = time.perf_counter()
-            fn(args.steps)
-            times[name].append((time.perf_counter() - t) / args.steps)
-    base = statistics.median(times["plain"])
-    print(f"jax {jax.__version__}, {jax.devices()}, {args.repeats} blocks of {args.steps} steps")
+            fn(count)
+            times[name].append((time.perf_counter() - t) / count)
+    base = times[baseline]
     for name, v in times.items():
-        m = statistics.median(v)
-        print(f"  {name:30s} {1e3 * m:.3f} ms/step ({m / base:.2f}x plain)")
+        ratio = statistics.median(a / b for a, b in zip(v, base, strict=True))
+        print(f"  {name:30s} {1e3 * statistics.median(v):.3f} ms/{unit} ({ratio:.2f}x {baseline})")
 
 
 if __name__ == "__main__":
