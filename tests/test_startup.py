@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -74,3 +75,27 @@ def test_digits_read_without_scikit_learn_match_its_loader():
     np.testing.assert_array_equal(images, d.images)
     np.testing.assert_array_equal(target, d.target)
     assert images.dtype == d.images.dtype
+
+
+def test_tensorboard_writer_is_made_with_the_first_scalars(tmp_path):
+    from lgl_spl.train.writers import Writers
+
+    follower = Writers(str(tmp_path / "f"), resume_step=0, enabled=False)
+    assert follower.tensorboard_dir is None
+    follower.scalars(1, {"loss": 1.0})
+    follower.close()
+    leader = Writers(str(tmp_path / "l"), resume_step=0)
+    assert not (tmp_path / "l" / "tensorboard").exists()
+    leader.scalars(1, {"loss": 1.0})
+    assert leader.tensorboard_dir == str(tmp_path / "l" / "tensorboard")
+    assert os.listdir(leader.tensorboard_dir)
+    leader.close()
+
+
+def test_checkpoints_need_no_orbax_until_one_is_read_or_saved(tmp_path):
+    from lgl_spl.train.checkpoints import Checkpoints
+
+    ckpt = Checkpoints(str(tmp_path / "c"))
+    assert ckpt.latest_step() is None
+    assert ckpt._manager is None  # nothing on disk: orbax's manager never made
+    ckpt.close()

@@ -64,6 +64,7 @@ class Writers:
         self.workdir = workdir
         self.enabled = enabled
         self._tb = None
+        self._tb_pending = False  # set below for the leader, which writes TensorBoard
         if not enabled:
             return
         self.metrics = JsonLines(os.path.join(workdir, "metrics.jsonl"), resume_step=resume_step)
