@@ -84,6 +84,7 @@ def test_tensorboard_writer_is_made_with_the_first_scalars(tmp_path):
     assert follower.tensorboard_dir is None
     follower.scalars(1, {"loss": 1.0})
     follower.close()
+    os.makedirs(tmp_path / "l")
     leader = Writers(str(tmp_path / "l"), resume_step=0)
     assert not (tmp_path / "l" / "tensorboard").exists()
     leader.scalars(1, {"loss": 1.0})
