@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 
 from lgl_spl.errors import ConfigError
 
@@ -58,24 +59,15 @@ class Checkpoints:
         self.directory = os.path.abspath(directory)
         if jax.process_index() == 0:
             self._set_aside_incomplete()
-        self._max_to_keep = max_to_keep
-        self._manager = None
-
-    @property
-    def manager(self):
-        """Orbax's manager, made (and orbax imported) when a checkpoint is first read or saved."""
-        if self._manager is None:
-            ocp = _orbax()
-            self._manager = ocp.CheckpointManager(
-                self.directory,
-                options=ocp.CheckpointManagerOptions(
-                    max_to_keep=self._max_to_keep,
-                    create=True,
-                    enable_async_checkpointing=False,
-                    cleanup_tmp_directories=True,
-                ),
-            )
-        return self._manager
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=max_to_keep,
+                create=True,
+                enable_async_checkpointing=False,
+                cleanup_tmp_directories=True,
+            ),
+        )
 
     def _set_aside_incomplete(self) -> None:
         for step in incomplete_steps(self.directory):
@@ -96,13 +88,10 @@ class Checkpoints:
         multi-process run agrees even when another one set a step aside meanwhile.
         """
         on_disk = set(_step_dirs(self.directory)) - set(incomplete_steps(self.directory))
-        if not on_disk:  # a fresh run: no need for orbax yet
-            return None
         steps = [s for s in self.manager.all_steps() if s in on_disk]
         return max(steps) if steps else None
 
     def save(self, step: int, tree: Any, meta: dict) -> None:
-        ocp = _orbax()
         self.manager.save(
             step,
             args=ocp.args.Composite(
@@ -114,7 +103,6 @@ class Checkpoints:
 
     def restore_meta(self, step: int) -> dict:
         """The JSON side of a checkpoint (step, round, config fingerprint …), read alone."""
-        ocp = _orbax()
         try:
             restored = self.manager.restore(
                 step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
@@ -131,7 +119,6 @@ class Checkpoints:
                 return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding)
             return np.asarray(x)
 
-        ocp = _orbax()
         try:
             restored = self.manager.restore(
                 step,
@@ -165,11 +152,4 @@ class Checkpoints:
         )
 
     def close(self) -> None:
-        if self._manager is not None:
-            self._manager.close()
-
-
-def _orbax():
-    import orbax.checkpoint as ocp  # seconds to import: only once a checkpoint is touched
-
-    return ocp
+        self.manager.close()
