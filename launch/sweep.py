@@ -16,7 +16,9 @@ sweep after a crash finishes the work. Here the runs go one after another, or
 ``--jobs N`` at a time (a small model on a CPU uses about one core); on a
 cluster, a job array runs one each: ``--task-id $SLURM_ARRAY_TASK_ID``
 (``--count`` prints the array size). Then ``python -m lgl_spl.report ROOT --out
-OUT`` tabulates them.
+OUT`` tabulates them. The runs share the persistent compilation cache
+(``train.compilation_cache``, on by default): the first run of a config compiles its
+programs, the later ones load them.
 """
 
 from __future__ import annotations

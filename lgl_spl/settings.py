@@ -209,6 +209,9 @@ TRAIN = {
     "lr_decay_rate": number(1.0, "exponential: the factor at each decay", low=0.0),
     "compute_dtype": choice("float32", "activations' dtype (parameters and optimiser stay "
                             "float32)", ("float32", "bfloat16")),
+    "compilation_cache": text("auto", "compiled programs kept across runs: auto "
+                              "($JAX_COMPILATION_CACHE_DIR, else ~/.cache/lgl_spl/xla), off, "
+                              "or a directory (lgl_spl/compile_cache.py)"),
 }  # fmt: skip
 
 BLOCKS = {"data": DATA, "model": MODEL, "train": TRAIN}

@@ -29,11 +29,9 @@ def _nhwc(x: np.ndarray) -> np.ndarray:
 
 def load_digits(*, seed: int = 0, test_fraction: float = 0.2) -> Raw:
     """scikit-learn's bundled 8×8 digits (1,797 images), a seeded stratified split."""
-    from sklearn.datasets import load_digits as sk_digits
-
-    d = sk_digits()
-    x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
-    y = d.target.astype(np.int32)
+    images, target = _digits_arrays()
+    x = np.round(images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    y = target.astype(np.int32)
     rng = np.random.default_rng(seed)
     test = np.zeros(len(y), bool)
     for c in range(10):
@@ -41,6 +39,34 @@ def load_digits(*, seed: int = 0, test_fraction: float = 0.2) -> Raw:
         test[idx[: int(round(len(idx) * test_fraction))]] = True
     names = tuple(str(i) for i in range(10))
     return Raw(x[~test], y[~test], x[test], y[test], names)
+
+
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 images (float 0..16, [N, 8, 8]) and labels, as ``sklearn.datasets.load_digits``.
+
+    Read straight from the CSV that scikit-learn ships: importing scikit-learn costs more
+    than a small run's whole start-up. ``tests/data`` checks the two are equal.
+    """
+    spec = importlib.util.find_spec("sklearn")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    csv = next(
+        (
+            p
+            for p in (os.path.join(r, "datasets", "data", "digits.csv.gz") for r in roots)
+            if os.path.isfile(p)
+        ),
+        None,
+    )
+    if csv is None:  # an unusual install: let scikit-learn find its data
+        from sklearn.datasets import load_digits as sk_digits
+
+        d = sk_digits()
+        return d.images, d.target
+    import gzip
+
+    with gzip.open(csv, mode="rt", encoding="utf-8") as f:
+        data = np.loadtxt(f, delimiter=",")
+    return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype(int)
 
 
 _TOY_MEANS = {

@@ -1,16 +1,44 @@
 """Passes over a whole split with the student in eval mode: accuracy, and the scoring pass.
 
-The loop only calls these; what a pass computes lives here.
+The loop only calls these; what a pass computes lives here. A pass runs at the speed of
+the forward: every batch has one shape (the last is padded, weight 0), so each split
+compiles one program, and the host never waits for the batch it has just dispatched.
+An evaluation's sums stay on the devices until the pass ends (one transfer); a scoring
+pass's per-example outputs are fetched a few batches behind the dispatch.
 """
 
 from __future__ import annotations
 
+import collections
+
+import jax
 import numpy as np
 
 from lgl_spl import parallel
 from lgl_spl.samplers import Signals
 from lgl_spl.timing import PhaseTimer
 from lgl_spl.train.steps import PER_EXAMPLE, Steps
+
+# Batches a scoring pass dispatches before it waits for the first one's outputs: enough
+# to keep the devices busy, few enough that a pass over ImageNet never holds its logits.
+SCORE_AHEAD = 4
+
+
+def _fetch(tree):
+    """Device values to the host: one transfer for the whole tree in one process."""
+    if all(getattr(x, "is_fully_addressable", True) for x in jax.tree.leaves(tree)):
+        return jax.device_get(tree)
+    return jax.tree.map(parallel.to_host, tree)  # values spread over processes
+
+
+def _behind(items, depth: int):
+    """``items`` again, each yielded once ``depth`` later ones have been dispatched."""
+    queue = collections.deque()
+    for item in items:
+        queue.append(item)
+        if len(queue) > depth:
+            yield queue.popleft()
+    yield from queue
 
 
 class Evaluator:
@@ -29,9 +57,12 @@ class Evaluator:
     def evaluate(self, state, feed, class_mask: np.ndarray) -> tuple[float, float]:
         """(accuracy, mean cross-entropy) over ``feed``'s split; masked classes never win."""
         mask = parallel.put_replicated(class_mask, self.mesh)
+        outs = [
+            self.steps.evaluate(state, *args, parallel.put_batch(w, self.mesh), mask)
+            for args, w in self._batches(feed)
+        ]
         totals = {"correct": 0.0, "loss": 0.0, "count": 0.0}
-        for args, w in self._batches(feed):
-            out = self.steps.evaluate(state, *args, parallel.put_batch(w, self.mesh), mask)
+        for out in _fetch(outs):  # summed on the host in batch order, as always
             for k in totals:
                 totals[k] += float(out[k])
         return totals["correct"] / totals["count"], totals["loss"] / totals["count"]
@@ -49,11 +80,7 @@ class Evaluator:
             mask = parallel.put_replicated(class_mask, self.mesh)
             parts = {k: [] for k in PER_EXAMPLE if k in want}
             sums = None
-            for args, w in self._batches(feed):
-                out = self.steps.score(
-                    state, *args, parallel.put_batch(w, self.mesh), mask, tuple(want)
-                )
-                keep = w > 0
+            for out, keep in _behind(self._score_batches(state, feed, mask, want), SCORE_AHEAD):
                 for k in parts:
                     parts[k].append(parallel.to_host(out[k])[keep])
                 if "class_entropies" in want:
@@ -71,3 +98,13 @@ class Evaluator:
                 labels=np.asarray(labels, np.int32),
                 class_entropies=entropies,
             )
+
+    def _score_batches(self, state, feed, mask, want):
+        """``(outputs, real rows)`` of every batch, dispatched as the pass is iterated."""
+        for args, w in self._batches(feed):
+            weights = parallel.put_batch(w, self.mesh)
+            out = self.steps.score(state, *args, weights, mask, tuple(want))
+            for k in PER_EXAMPLE:
+                if k in out and out[k].is_fully_addressable:
+                    out[k].copy_to_host_async()  # the copy overlaps the next batches
+            yield out, w > 0

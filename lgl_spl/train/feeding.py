@@ -30,10 +30,18 @@ class DeviceFeeder:
     def batch(self, indices: np.ndarray):
         return self.x, self.y, parallel.put_batch(np.asarray(indices, np.int32), self.mesh)
 
-    def round_batches(self, indices: np.ndarray, *, first_step: int, start: int, stop: int):
-        """The step arguments of rows ``start..stop-1`` of a round's plan, in order."""
+    def round_batches(
+        self, indices: np.ndarray, *, first_step: int, start: int, stop: int, weights=None
+    ):
+        """The step arguments of rows ``start..stop-1`` of a round's plan, in order
+        (``x, y, indices``, then the row of ``weights`` when given); the round's rows go
+        to the devices in one transfer."""
         del first_step  # augmentation happens on device, keyed by the step there
-        return _Rows(self.batch(row) for row in indices[start:stop])
+        rows = parallel.put_batches(np.asarray(indices[start:stop], np.int32), self.mesh)
+        if weights is None:
+            return _Rows((self.x, self.y, row) for row in rows)
+        placed = parallel.put_batches(np.asarray(weights[start:stop], np.float32), self.mesh)
+        return _Rows((self.x, self.y, row, w) for row, w in zip(rows, placed, strict=True))
 
     def pass_batches(self, batch_size: int):
         """Every example once, in order: ``(step arguments, weights)``; weight 0 pads."""
@@ -76,14 +84,21 @@ class StreamingHostFeeder:
     def batch(self, indices: np.ndarray):
         return self.put(*self.input.batch(indices))
 
-    def round_batches(self, indices: np.ndarray, *, first_step: int, start: int, stop: int):
-        """Rows ``start..stop-1`` of a round's plan, decoded ahead (train transform).
+    def round_batches(
+        self, indices: np.ndarray, *, first_step: int, start: int, stop: int, weights=None
+    ):
+        """Rows ``start..stop-1`` of a round's plan, decoded ahead (train transform), with
+        the row of ``weights`` last when given.
 
         Row ``r`` is global step ``first_step + r``: its crops depend on that alone, so a
         run resumed mid-round is fed exactly the same images.
         """
         stream = self.input.stream(indices, first_step=first_step, start=start, stop=stop)
-        return _Rows((self.put(*batch) for batch in stream), stream)
+        if weights is None:
+            return _Rows((self.put(*batch) for batch in stream), stream)
+        put = lambda w: parallel.put_batch(np.asarray(w, np.float32), self.mesh)
+        rows = ((*self.put(*b), put(w)) for b, w in zip(stream, weights[start:stop], strict=True))
+        return _Rows(rows, stream)
 
     def pass_batches(self, batch_size: int):
         """Every example once, in order (evaluation transform): ``(step arguments, weights)``."""

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lgl_spl import models, parallel
+from lgl_spl import compile_cache, models, parallel
 from lgl_spl.configlib import flatten
 from lgl_spl.train import console, resume
 from lgl_spl.train.checkpoints import Checkpoints
@@ -43,6 +43,7 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     validate_config(config)
     check_workdir(workdir)
     parallel.maybe_initialize_distributed()
+    cache = compile_cache.enable(config.train.compilation_cache)
     if not allow_config_change:
         resume.check_resumable(config, workdir)  # before the slow set-up, not after it
     validate_devices(config, len(jax.devices()))  # before the (slow) data load
@@ -51,6 +52,11 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     ckpt = Checkpoints(os.path.join(workdir, "checkpoints"))
     start, rs = _restore(exp, rs, ckpt, workdir, allow_config_change)
     _describe(exp, workdir, start, rs)
+    if cache:
+        console.info(
+            f"compilation cache: {cache}, {compile_cache.entries()} programs "
+            "(train.compilation_cache='off' turns it off)"
+        )
     writers = Writers(workdir, resume_step=start, enabled=parallel.is_leader())
     # Only now: a refused resume leaves the workdir's files alone.
     writers.run_files(flatten(exp.config), exp.run_info())  # the resolved config
@@ -143,14 +149,13 @@ class Session:
                 first_step=first,
                 start=step - first,
                 stop=min(spr, exp.num_steps - first),
+                weights=rs.plan.weights,
             )
-        i = step - round_index * spr
         with exp.timer.timed("input"):
-            data = next(self.batches)
+            data = next(self.batches)  # x, y, indices, weights
         rs.train, metrics = exp.steps.train(
             rs.train,
             *data,
-            parallel.put_batch(rs.plan.weights[i], exp.mesh),
             exp.step_key,
             jnp.float32(rs.schedule_step(step)),
             self.mask,
@@ -444,5 +449,7 @@ def _summarize(exp: Experiment, workdir: str, rows: list[dict], writers, wall: f
     for aux in exp.auxiliaries:
         outputs.extend(aux.outputs)
     console.info(f"wrote {', '.join(outputs)} and checkpoints/ in {workdir}")
+    if compile_cache.summary():
+        console.info(compile_cache.summary())
     if writers.tensorboard_dir:
         console.info(f"TensorBoard: tensorboard --logdir {writers.tensorboard_dir}")

@@ -17,6 +17,7 @@ from lgl_spl.train.checkpoints import Checkpoints, Damaged
 RESUME_SAFE_KEYS = (
     "train.log_every",
     "train.checkpoint_every",
+    "train.compilation_cache",
     "data.data_dir",
     "data.npz_path",
     "data.path",  # a folder dataset moved elsewhere

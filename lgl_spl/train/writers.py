@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -62,22 +64,32 @@ class Writers:
         self.workdir = workdir
         self.enabled = enabled
         self._tb = None
+        self._tb_pending = False  # set below for the leader, which writes TensorBoard
         if not enabled:
             return
         self.metrics = JsonLines(os.path.join(workdir, "metrics.jsonl"), resume_step=resume_step)
         self.rounds = JsonLines(os.path.join(workdir, "rounds.jsonl"), resume_step=resume_step)
-        try:
-            from tensorboardX import SummaryWriter
-
-            self._tb = SummaryWriter(
-                os.path.join(workdir, "tensorboard"), purge_step=resume_step + 1
-            )
-        except ImportError:  # TensorBoard output is a convenience, never a requirement
-            self._tb = None
+        # The TensorBoard writer is made with the first scalars, not before the first step.
+        self._tb_pending = importlib.util.find_spec("tensorboardX") is not None
+        self._resume_step = resume_step
 
     @property
     def tensorboard_dir(self) -> str | None:
-        return os.path.join(self.workdir, "tensorboard") if self._tb is not None else None
+        if self._tb is None and not self._tb_pending:
+            return None
+        return os.path.join(self.workdir, "tensorboard")
+
+    def _writer(self):
+        if self._tb_pending:
+            self._tb_pending = False
+            try:
+                summary_writer = _import_summary_writer()
+                self._tb = summary_writer(
+                    os.path.join(self.workdir, "tensorboard"), purge_step=self._resume_step + 1
+                )
+            except ImportError:  # TensorBoard output is a convenience, never a requirement
+                self._tb = None
+        return self._tb
 
     def evaluation(self, row: dict) -> None:
         if not self.enabled:
@@ -91,7 +103,7 @@ class Writers:
 
     def scalars(self, step: int, values: dict) -> None:
         """TensorBoard scalars: every finite number in ``values``."""
-        if not self.enabled or self._tb is None:
+        if not self.enabled or self._writer() is None:
             return
         for key, value in values.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
@@ -143,3 +155,22 @@ class Writers:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _import_summary_writer():
+    """tensorboardX's ``SummaryWriter``, imported without PyTorch.
+
+    tensorboardX imports PyTorch whenever it is installed (seconds) only to accept torch
+    tensors; the scalars written here are Python numbers.
+    """
+    if "torch" in sys.modules:
+        from tensorboardX import SummaryWriter
+
+        return SummaryWriter
+    sys.modules["torch"] = None  # `import torch` raises ImportError meanwhile
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return SummaryWriter
