@@ -103,6 +103,8 @@ class IrreducibleLoss:
         schedule = optax.constant_schedule(float(t.learning_rate))
         self.spec = data_lib.default_augment(config.data.name, config.data.augment)
         self.steps = make_steps(self.model, self.tx, schedule, self.spec, mesh)
+        # Its pass over the training set is timed as "scoring" (phases are exclusive), its
+        # training as "irreducible".
         self.evaluator = Evaluator(
             self.steps, mesh, eval_batch_size=int(t.eval_batch_size), timer=timer
         )
