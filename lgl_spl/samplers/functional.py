@@ -45,7 +45,7 @@ class FunctionalSampler:
         self.settings = settings  # the method block, validated and locked
         self.context = context
         self.sampler = sampler
-        self.embedding = get_method(name).embedding
+        self.embedding = "embedding" in get_method(name).auxiliary
 
     @property
     def num_examples(self) -> int:
