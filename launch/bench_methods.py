@@ -1,6 +1,7 @@
 """Each method's wall time against `random` at equal student updates, split by phase.
 
     python launch/bench_methods.py --dataset digits --rounds 12
+    python launch/bench_methods.py --methods online_hard,online_easy,rho_loss
     python launch/bench_methods.py --dataset fashion_mnist --npz PATH/fashion_mnist.npz \
         --train-limit 10000 --rounds 3 --methods spl,spld
 
@@ -17,6 +18,13 @@ script records, without changing what is measured:
   learner's owed steps, scoring, the sampler's ``plan_round``, LGL's head
   reset), and inside ADVisE's cluster refreshes the embedding net's forward
   pass over the training set.
+
+For the online batch selection methods (``online_hard``, ``online_easy``, ``rho_loss``),
+whose selection happens inside the train step, the script also times the step against
+its own arithmetic in the same process: the whole selecting step, the candidates' eval
+forward alone and the kept batch's forward and backward alone (``random``'s step on
+``batch`` examples); the machinery above that arithmetic (gathers, top-k, re-sharding,
+the step's metrics) has a target of ≤ 5 % of the step.
 
 "× own student" is a method's warm wall time over its own student training time:
 every method trains the same student for the same updates, so this is its ratio
@@ -40,19 +48,26 @@ import tempfile
 import time
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from timing import machine
 
-from lgl_spl import configlib
+from lgl_spl import configlib, parallel
 from lgl_spl import data as data_lib
 from lgl_spl.timing import PhaseTimer
 from lgl_spl.train import loop as loop_lib
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.embedding import EmbeddingLearner
+from lgl_spl.train.experiment import build_experiment
+from lgl_spl.train.steps import make_steps
 
 METHODS = ["random", "spl", "spl_inv", "spld", "advise", "lgl"]
+ONLINE = ["online_hard", "online_easy", "rho_loss"]  # step-level selection
 TIMED = ["scoring", "embedding", "clustering", "selection", "evaluation", "checkpointing"]
+TIMED += ["irreducible"]  # RHO-LOSS's irreducible-loss model: training and its one pass
 MACHINERY_TARGET = 0.02
 ADVISE_TARGET = 1.5
+STEP_MACHINERY_TARGET = 0.05
 
 
 class Recorder:
@@ -193,8 +208,9 @@ def run_method(args, method, num_train, rec: Recorder) -> dict:
     warm["refresh_forward"] = phases.get("refresh_forward", 0.0) - comp("refresh_forward")
     # Everything in round setup (the sampler phases happen inside it), compilation removed.
     inside = ("round_setup", "scoring", "embedding", "clustering", "selection", "refresh_forward")
+    inside += ("irreducible",)
     setup = phases.get("round_setup", 0.0) - sum(comp(p) for p in inside)
-    forward = warm["scoring"] + warm["embedding"] + warm["refresh_forward"]
+    forward = warm["scoring"] + warm["embedding"] + warm["refresh_forward"] + warm["irreducible"]
     warm["machinery"] = setup - forward
     # Setup work no sampler phase names (plan bookkeeping, LGL's head reset) is counted
     # by timing.json as student training; it is machinery here.
@@ -218,6 +234,71 @@ def run_method(args, method, num_train, rec: Recorder) -> dict:
     }
 
 
+def step_arithmetic(args, method: str, num_train: int) -> dict:
+    """One online method's train step against its own arithmetic, in this process.
+
+    Times, interleaved over ``--step-repeats`` blocks of ``--step-iters`` steps (medians
+    per step): the method's whole step (candidates scored in eval mode, top-k, the kept
+    batch's update); the candidates' eval forward alone (the scoring step on the same
+    rows); the batch's forward and backward alone (`random`'s step on the first
+    ``batch`` candidates, which is what a plain step trains). Machinery = whole − the
+    two parts: the gathers, the top-k, the re-sharding and the metrics.
+    """
+    c = make_config(args, method, num_train)
+    c.method.warmup_rounds = 0  # every timed step selects
+    exp = build_experiment(c)
+    rs = exp.initial_state()
+    per_example = exp.step_inputs(rs)  # (rho_loss: zero IL losses, the same arithmetic)
+    plain = make_steps(exp.model, exp.tx, exp.schedule, exp.spec, exp.mesh)
+    width, batch, mesh = exp.plan_width, exp.batch_size, exp.mesh
+    rng = np.random.default_rng(0)
+    rows = [rng.permutation(exp.num_train)[:width].astype(np.int32) for _ in range(8)]
+    ones = parallel.put_batch(np.ones(width, np.float32), mesh)
+    ones_batch = parallel.put_batch(np.ones(batch, np.float32), mesh)
+    mask = parallel.put_replicated(np.ones(exp.num_classes, bool), mesh)
+    key, step = exp.step_key, jnp.float32(0)
+    feed = exp.train_feed
+    args_full = [feed.batch(r) for r in rows]
+    args_batch = [feed.batch(r[:batch]) for r in rows]
+    states = {
+        "whole": jax.tree.map(jnp.copy, rs.train),
+        "update": jax.tree.map(jnp.copy, rs.train),
+    }
+
+    def whole(i):
+        states["whole"], m = exp.steps.train(
+            states["whole"], *args_full[i % 8], ones, key, step, mask, per_example
+        )
+        return m["loss"]
+
+    def forward(i):
+        return exp.steps.score(rs.train, *args_full[i % 8], ones, mask, ("losses",))["losses"]
+
+    def update(i):
+        states["update"], m = plain.train(
+            states["update"], *args_batch[i % 8], ones_batch, key, step, mask
+        )
+        return m["loss"]
+
+    parts = {"whole": whole, "candidates_forward": forward, "batch_update": update}
+    for fn in parts.values():  # compile and warm up
+        for i in range(3):
+            jax.block_until_ready(fn(i))
+    times = {name: [] for name in parts}
+    for _ in range(args.step_repeats):
+        for name, fn in parts.items():
+            t0 = time.perf_counter()
+            for i in range(args.step_iters):
+                out = fn(i)
+            jax.block_until_ready(out)
+            jax.block_until_ready(states["whole"])
+            jax.block_until_ready(states["update"])
+            times[name].append((time.perf_counter() - t0) / args.step_iters)
+    med = {name: statistics.median(t) for name, t in times.items()}
+    med["candidates"], med["batch"] = width, batch
+    return med
+
+
 def _median_rows(runs: list[dict]) -> dict:
     row = dict(runs[0])
     row["total"] = statistics.median(r["total"] for r in runs)
@@ -239,6 +320,8 @@ def main() -> None:
     parser.add_argument("--embed-every", type=int, default=2, help="student steps per embed step")
     parser.add_argument("--embed-width", type=float, default=0.5)
     parser.add_argument("--refresh-rounds", type=float, default=1.0, help="rounds per refresh")
+    parser.add_argument("--step-iters", type=int, default=20, help="steps per timed block")
+    parser.add_argument("--step-repeats", type=int, default=5, help="interleaved timed blocks")
     args = parser.parse_args()
     if args.dataset == "fashion_mnist" and not args.npz:
         parser.error("--dataset fashion_mnist needs --npz PATH/fashion_mnist.npz")
@@ -275,7 +358,7 @@ def main() -> None:
             "refresh every {refresh_every} embedding steps, M={clusters_per_batch} "
             "D={examples_per_cluster}, rescore every {rescore_every} round(s)".format(**adv)
         )
-    cols = ["student_training", "scoring", "embedding", "refresh_forward"]
+    cols = ["student_training", "scoring", "embedding", "refresh_forward", "irreducible"]
     cols += ["kmeans", "selection", "machinery"]
     header = (
         "| method | startup s | total s | × random | compile s | warm s | × random (warm) | "
@@ -300,6 +383,35 @@ def main() -> None:
         f"target machinery <= {100 * MACHINERY_TARGET:.0f}% of a round: worst {worst} "
         f"{100 * share:.2f}% -> {'met' if share <= MACHINERY_TARGET else 'MISSED'}"
     )
+    online = [m for m in methods if m in ONLINE]
+    if online:
+        print(
+            "\nthe selection step against its own arithmetic (ms per step, medians of "
+            f"{args.step_repeats} interleaved blocks of {args.step_iters} steps):"
+        )
+        header = (
+            "| method | candidates / batch | whole step | candidates' eval forward | "
+            "batch forward + backward | machinery | machinery % of the step | "
+            "× random's step (batch forward + backward) |"
+        )
+        print(header)
+        print("|" + "---|" * (header.count("|") - 1))
+        worst = float("-inf")
+        for method in online:
+            t = step_arithmetic(args, method, num_train)
+            parts = t["candidates_forward"] + t["batch_update"]
+            machinery = t["whole"] - parts
+            worst = max(worst, machinery / t["whole"])
+            print(
+                f"| {method} | {t['candidates']} / {t['batch']} | {1e3 * t['whole']:.2f} | "
+                f"{1e3 * t['candidates_forward']:.2f} | {1e3 * t['batch_update']:.2f} | "
+                f"{1e3 * machinery:.2f} | {100 * machinery / t['whole']:.1f} | "
+                f"{t['whole'] / t['batch_update']:.2f} |"
+            )
+        print(
+            f"target step machinery <= {100 * STEP_MACHINERY_TARGET:.0f}% of the step: worst "
+            f"{100 * worst:.1f}% -> {'met' if worst <= STEP_MACHINERY_TARGET else 'MISSED'}"
+        )
     if "advise" in rows:
         w = rows["advise"]["warm"]
         ratio = w["wall"] / base["warm"]["wall"]

@@ -6,7 +6,8 @@
 #   bash launch/controls.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR]
 #
 # noise:  symmetric 0 / 20 / 40 % and pair 40 %; random, spl, spl_inv, spld, advise, lgl_r3,
-#         and spl, spld, advise capped at 1 − noise (method.max_fraction).
+#         online_hard, online_easy, rho_loss, and spl, spld, advise capped at 1 − noise
+#         (method.max_fraction).
 # budget: 1/8, 1/4, 1/2 and 1× the standard updates, no noise; every method (the 1× runs are
 #         the noise sweep's noise-free runs, shared when RUNS_DIR is the same).
 # Re-running skips finished runs and resumes interrupted ones.
@@ -27,7 +28,7 @@ seeds_clean=(0 1 2)     # noise-free blocks, every budget
 seeds_noisy=(0 1 2 3 4) # every block with label noise
 seed_rule="seeds ${seeds_clean[*]} for the noise-free blocks and every budget, seeds \
 ${seeds_noisy[*]} for every noisy block, declared before the runs (launch/controls.sh)"
-base=(random spl spl_inv spld advise lgl_r3)
+base=(random spl spl_inv spld advise lgl_r3 online_hard online_easy rho_loss)
 configs=()
 noisy=()
 add() { configs+=("configs/cpu/control.py:$dataset,$1${2:+,$2}${3:+,$3}"); }

@@ -179,6 +179,16 @@ def digits_student():
     return c
 
 
+def online_optimiser(c):
+    """Adam at 1e-3 without weight decay: the optimiser of the RHO-LOSS paper's experiments
+    (AdamW 1e-3), where the digits student's SGD at 0.05 makes hard-example selection
+    collapse (configs/digits_online_hard.py)."""
+    c.train.optimizer = "adam"
+    c.train.learning_rate = 1e-3
+    c.train.weight_decay = 0.0
+    return c
+
+
 # SPL-ADVisE §4: the embedding net for each dataset (LeNet for Fashion-MNIST, else VGG-16).
 _ADVISE_EMBED = {"fashion_mnist": "lenet_embed"}
 

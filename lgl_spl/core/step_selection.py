@@ -10,7 +10,7 @@ device as on many.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 import jax
@@ -25,6 +25,9 @@ class Candidates(NamedTuple):
     weights: jax.Array  # [M] float32: the plan's weights; 0 marks padding
     losses: jax.Array  # [M] float32: cross-entropy under the current params (class mask applied)
     logits: jax.Array  # [M, C] float32 (classes outside the mask at a large negative value)
+    # Per-example arrays the step was handed, read at the candidates' indices (e.g.
+    # RHO-LOSS's ``irreducible_loss`` [M]); empty when the method hands none.
+    per_example: Mapping[str, jax.Array] = {}
 
 
 # (candidates, k) -> [k] int32 positions into the candidates; k is static.
@@ -45,3 +48,31 @@ def lowest_scores(scores: jax.Array, weights: jax.Array, k: int) -> jax.Array:
     # Padding ranks after every real candidate; lax.top_k keeps the lower index on ties.
     keyed = jnp.where(weights > 0, -scores.astype(jnp.float32), -jnp.inf)
     return jax.lax.top_k(keyed, k)[1].astype(jnp.int32)
+
+
+def highest_scores(scores: jax.Array, weights: jax.Array, k: int) -> jax.Array:
+    """Positions of the ``k`` highest ``scores``, padding (weight 0) last; ties by position."""
+    keyed = jnp.where(weights > 0, scores.astype(jnp.float32), -jnp.inf)
+    return jax.lax.top_k(keyed, k)[1].astype(jnp.int32)
+
+
+# The online batch selection methods' selectors (docs/design.md §4).
+
+
+def highest_loss(candidates: Candidates, k: int) -> jax.Array:
+    """Hard-example selection (Loshchilov & Hutter 2015): the ``k`` largest losses."""
+    return highest_scores(candidates.losses, candidates.weights, k)
+
+
+def lowest_loss(candidates: Candidates, k: int) -> jax.Array:
+    """Small-loss selection (online capped SPL, Co-teaching's trick): the ``k`` smallest."""
+    return lowest_scores(candidates.losses, candidates.weights, k)
+
+
+IRREDUCIBLE = "irreducible_loss"  # the per-example input RHO-LOSS reads
+
+
+def reducible_loss(candidates: Candidates, k: int) -> jax.Array:
+    """RHO-LOSS (Mindermann et al. 2022): the ``k`` largest current − irreducible losses."""
+    reducible = candidates.losses - candidates.per_example[IRREDUCIBLE]
+    return highest_scores(reducible, candidates.weights, k)

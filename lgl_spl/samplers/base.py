@@ -69,6 +69,9 @@ class StepSelector:
 
     select: Callable  # (Candidates, k) -> [k] int32 positions; pure and jittable
     candidates: int  # per step, ≥ the batch size
+    # Steps (the train state's step) before which nothing is scored and the row's first
+    # ``batch`` candidates are trained on: a warm-up on uniform batches.
+    warmup_steps: int = 0
 
 
 class Sampler(Protocol):

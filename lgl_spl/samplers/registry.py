@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable, Mapping
 
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers import advise, lgl, self_paced, uniform
+from lgl_spl.samplers import advise, lgl, online, self_paced, uniform
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.schema import Field, check_block
 
@@ -49,6 +49,28 @@ METHODS = {
             derive=advise.derive,
         ),
         Method("lgl", lgl.LGLSampler, lgl.FIELDS, derive=lgl.derive),
+        Method(
+            "online_hard",
+            online.OnlineSampler,
+            online.FIELDS,
+            step_selector=online.hard_selector,
+            derive=online.derive,
+        ),
+        Method(
+            "online_easy",
+            online.OnlineSampler,
+            online.FIELDS,
+            step_selector=online.easy_selector,
+            derive=online.derive,
+        ),
+        Method(
+            "rho_loss",
+            online.OnlineSampler,
+            online.RHO_FIELDS,
+            auxiliary=("irreducible",),
+            step_selector=online.rho_selector,
+            derive=online.derive,
+        ),
     )
 }
 SAMPLERS = METHODS  # the known method names

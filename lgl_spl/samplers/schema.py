@@ -6,6 +6,26 @@ Each sampler module declares its method's ``FIELDS`` with these helpers;
 without defaults of its own.
 """
 
-from lgl_spl.settings import Field, check_block, choice, complete, defaults, integer, number
+from lgl_spl.settings import (
+    Field,
+    check_block,
+    choice,
+    complete,
+    defaults,
+    flag,
+    integer,
+    number,
+    text,
+)
 
-__all__ = ["Field", "check_block", "choice", "complete", "defaults", "integer", "number"]
+__all__ = [
+    "Field",
+    "check_block",
+    "choice",
+    "complete",
+    "defaults",
+    "flag",
+    "integer",
+    "number",
+    "text",
+]

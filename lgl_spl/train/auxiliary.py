@@ -17,6 +17,7 @@ import numpy as np
 
 from lgl_spl.samplers import Signals
 from lgl_spl.train.embedding import EmbeddingLearner
+from lgl_spl.train.irreducible import IrreducibleLoss, carve_holdout
 
 
 class AuxiliaryLearner(Protocol):
@@ -32,6 +33,10 @@ class AuxiliaryLearner(Protocol):
 
     def signals(self, state: Any, signals: Signals | None, labels: np.ndarray) -> Signals | None:
         """``signals`` with what this learner hands the sampler (``None``: none were scored)."""
+
+    def step_inputs(self, state: Any) -> dict[str, np.ndarray]:
+        """Per-example arrays [N] handed to every train step of a step-level selector, which
+        reads them at the candidates' indices (``{}``: none)."""
 
     def forward_passes(self, state: Any) -> int:
         """Forward passes spent so far outside student training (counted in
@@ -62,6 +67,9 @@ class EmbeddingAuxiliary:
     def signals(self, state, signals, labels):
         signals = signals or Signals(None, None, None, np.asarray(labels, np.int32))
         return signals._replace(groups=self.learner.cluster_ids(state))
+
+    def step_inputs(self, state) -> dict:
+        return {}
 
     def forward_passes(self, state) -> int:
         return int(state["embed_forward"])
@@ -97,8 +105,38 @@ def _embedding(config, parts: dict) -> EmbeddingAuxiliary:
     )
 
 
+def _irreducible(config, parts: dict) -> IrreducibleLoss:
+    ctx = parts["context"]
+    return IrreducibleLoss(
+        config,
+        x_train=parts["dataset"].x_train,
+        y_train=ctx.labels,
+        num_classes=ctx.num_classes,
+        holdout=parts["data"].get("irreducible"),
+        mesh=parts["mesh"],
+        timer=ctx.timer,
+    )
+
+
 # name -> (resolved config, the experiment's parts) -> learner
-BUILDERS: dict[str, Callable[[Any, dict], AuxiliaryLearner]] = {"embedding": _embedding}
+BUILDERS: dict[str, Callable[[Any, dict], AuxiliaryLearner]] = {
+    "embedding": _embedding,
+    "irreducible": _irreducible,
+}
+
+# name -> (config, dataset) -> (the student's dataset, the learner's own data or None):
+# data a learner takes from the training set before anything is sized by it.
+CARVERS: dict[str, Callable] = {"irreducible": carve_holdout}
+
+
+def carve_data(names, config, dataset):
+    """The student's dataset once the learners named ``names`` have taken their data, and
+    ``{name: what each took}``."""
+    taken = {}
+    for name in names:
+        if name in CARVERS:
+            dataset, taken[name] = CARVERS[name](config, dataset)
+    return dataset, taken
 
 
 def build_auxiliaries(names, config, parts: dict) -> tuple[AuxiliaryLearner, ...]:

@@ -14,7 +14,7 @@ from lgl_spl import models, parallel
 from lgl_spl.samplers import SamplerContext, get_method, make_sampler
 from lgl_spl.timing import PhaseTimer
 from lgl_spl.train import run_length
-from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries
+from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries, carve_data
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.resume import config_fingerprint
@@ -74,6 +74,19 @@ class Experiment:
             return self.batch_size
         return int(self.step_selector.candidates)
 
+    def step_inputs(self, rs: RunState) -> dict | None:
+        """The per-example arrays a step-level selector's step is handed, on the devices
+        (None without a selector): the auxiliary learners' (RHO-LOSS's irreducible losses)
+        and, with label noise on in-memory data, the ``noisy`` mask for the round records."""
+        if self.step_selector is None:
+            return None
+        arrays = {}
+        for aux in self.auxiliaries:
+            arrays.update(aux.step_inputs(rs.aux[aux.name]))
+        if self.dataset.noisy is not None and not self.train_feed.host_batches:
+            arrays["noisy"] = self.dataset.noisy.astype(np.float32)
+        return {k: parallel.put_replicated(v, self.mesh) for k, v in arrays.items()}
+
     def auxiliary(self, name: str) -> AuxiliaryLearner | None:
         """The auxiliary learner called ``name`` (None when the method has none)."""
         return next((a for a in self.auxiliaries if a.name == name), None)
@@ -120,6 +133,9 @@ def build_experiment(config) -> Experiment:
     """
     mesh = parallel.make_mesh(int(config.train.num_devices))
     dataset = data_lib.load(config.data, seed=config.seed)
+    method = get_method(config.method.name)
+    # A learner's own data (RHO-LOSS's holdout) leave the training set before it is sized.
+    dataset, carved = carve_data(method.auxiliary, config, dataset)
     validate_run(config, dataset, mesh.size)
     fingerprint = config_fingerprint(config)
     config = run_length.resolve(
@@ -139,14 +155,20 @@ def build_experiment(config) -> Experiment:
     )
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
-    method = get_method(config.method.name)
     selector = method.step_selector(config.method, ctx) if method.step_selector else None
     if selector is not None:
         validate_step_selector(selector, ctx.batch_size, mesh.size)
     feeder = functools.partial(make_feeder, mesh=mesh, data_cfg=config.data, seed=ctx.seed)
     train_feed = feeder(ds.x_train, ds.y_train, ds.train_source)
     test_feed = feeder(ds.x_test, ds.y_test, ds.test_source)
-    parts = {"context": ctx, "mesh": mesh, "train_feed": train_feed, "test_feed": test_feed}
+    parts = {
+        "context": ctx,
+        "mesh": mesh,
+        "train_feed": train_feed,
+        "test_feed": test_feed,
+        "dataset": ds,
+        "data": carved,
+    }
     auxiliaries = build_auxiliaries(method.auxiliary, config, parts)
     spec = data_lib.default_augment(config.data.name, config.data.augment)
     model = models.get_model(
@@ -167,6 +189,7 @@ def build_experiment(config) -> Experiment:
         host_batches=train_feed.host_batches,
         selector=selector.select if selector is not None else None,
         batch_size=ctx.batch_size,
+        warmup_steps=selector.warmup_steps if selector is not None else 0,
     )
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(

@@ -123,6 +123,7 @@ class Session:
         self.pending: list[dict] = []  # the metrics dicts of steps not yet drained
         self.mask = None  # the round's class mask, on the devices
         self.batches = None  # the round's step arguments, in order
+        self.per_example = None  # a step-level selector's per-example arrays, on the devices
         self.stopping = False  # SIGTERM: checkpoint after this step, then stop
         self.logged = (None, None)  # the last log line's (loss, lr), for the progress line
         train = exp.config.train
@@ -141,6 +142,7 @@ class Session:
             self.mask = None
         if self.mask is None:  # a new round, or the round a resumed run continues
             self.mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
+            self.per_example = exp.step_inputs(rs)
             if self.batches is not None:
                 self.batches.close()
             first = round_index * spr
@@ -159,6 +161,7 @@ class Session:
             exp.step_key,
             jnp.float32(rs.schedule_step(step)),
             self.mask,
+            *(() if self.per_example is None else (self.per_example,)),
         )
         self.pending.append(metrics)
         self.step = step + 1
@@ -309,6 +312,7 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
                 rs.train, exp.train_feed, every_class
             )
         row.update(rs.plan.info)
+        row.update(rs.selection_facts(_noise_tracked(exp)))
     parts = [f"test accuracy {console.percent(test_acc)}, loss {test_loss:.4f}"]
     if "val_accuracy" in row:
         parts.append(
@@ -340,14 +344,23 @@ def _check_plan_width(exp: Experiment, plan) -> None:
 def _round_row(exp: Experiment, rs: RunState, step: int) -> dict:
     """One ``rounds.jsonl`` row, written when the round's last step is done."""
     phases = dict(exp.timer.round)
+    selection = rs.selection_facts(_noise_tracked(exp))
+    rs.selection = {}  # the next round's sums start again
     return {
         "round": rs.round,
         "step": step,
         "first_step": rs.round * exp.steps_per_round,
         "train_loss": rs.meters.take("round"),
         **rs.plan.info,
+        **selection,
         "time": {k: round(v, 4) for k, v in sorted(phases.items())},
     }
+
+
+def _noise_tracked(exp: Experiment) -> bool:
+    """Whether a selector's steps count the flipped labels they train on (label noise,
+    in-memory data: the step reads the ``noisy`` mask by example index)."""
+    return exp.dataset.noisy is not None and not exp.train_feed.host_batches
 
 
 def _noise_shares(noisy: np.ndarray, plan) -> dict:
@@ -383,6 +396,7 @@ def _drain(pending: list, rs: RunState, step: int, checkpoints: str) -> None:
                 f"good checkpoint is kept in {checkpoints}"
             )
         rs.meters.add_step(metrics)
+        rs.add_selection(metrics)
     pending.clear()
     # A step's loss is computed before its update: the last update can still have
     # blown the weights up. Never checkpoint (or evaluate) non-finite weights.

@@ -77,6 +77,41 @@ class RunState:
     plan: RoundPlan | None = None  # the current round's plan
     round: int = -1
     meters: Meters = dataclasses.field(default_factory=Meters)
+    # A step-level selector's sums over the round so far (the steps' metrics, summed on the
+    # host in float64 when read); JSON-able, saved in the checkpoint's metadata.
+    selection: dict = dataclasses.field(default_factory=dict)
+
+    def add_selection(self, metrics: dict) -> None:
+        """Add one step's selection sums (a step without a selector has none)."""
+        if "selected_per_class" not in metrics:
+            return
+        sums = self.selection
+        per_class = np.asarray(metrics["selected_per_class"]).astype(np.int64).tolist()
+        old = sums.get("per_class") or [0] * len(per_class)
+        sums["per_class"] = [a + b for a, b in zip(old, per_class, strict=True)]
+        for key in ("selected_loss", "candidate_loss", "scored_selected", "selected_noisy"):
+            sums[key] = sums.get(key, 0.0) + float(metrics[key])
+        sums["candidates"] = sums.get("candidates", 0) + int(metrics["extra_forward"])
+
+    def selection_facts(self, noisy: bool) -> dict:
+        """The round's record of what a step-level selector trained on (``{}``: none):
+        per-class counts, the flipped share among them (with label noise), and the mean
+        eval-mode loss of the kept candidates beside that of all candidates scored."""
+        sums = self.selection
+        if not sums:
+            return {}
+        trained = sum(sums["per_class"])
+        scored = sums["scored_selected"]
+        facts = {
+            "selected_per_class": list(sums["per_class"]),
+            "selected_loss": sums["selected_loss"] / scored if scored else None,
+            "candidate_loss": (
+                sums["candidate_loss"] / sums["candidates"] if sums["candidates"] else None
+            ),
+        }
+        if noisy:
+            facts["noisy_selected_fraction"] = sums["selected_noisy"] / trained if trained else None
+        return facts
 
     def tree(self) -> dict:
         """The checkpoint tree: each auxiliary learner's state is an item under its name.
@@ -106,6 +141,7 @@ class RunState:
             "schedule_start": int(self.plan.schedule_start),
             "schedule_scale": float(self.plan.schedule_scale),
             "info": self.plan.info,
+            "selection": self.selection,
             "config": fingerprint,
         }
 
@@ -139,6 +175,7 @@ class RunState:
             plan=plan,
             round=int(meta["round"]),
             meters=Meters.from_tree(tree["meters"]),
+            selection=meta.get("selection") or {},
         )
 
     def schedule_step(self, step: int) -> float:

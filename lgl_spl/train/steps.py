@@ -9,8 +9,13 @@ weights, and LGL restricts classes by masking logits, never by reshaping.
 
 The train step returns a metrics dict (device scalars the loop drains when it needs
 them): ``loss`` and ``weight`` (the weighted mean loss and its total weight), ``lr``,
-and, with a step-level selector, ``extra_forward`` (the candidates it scored) and
-``selected`` (the training-set indices it trained on).
+and, with a step-level selector, ``extra_forward`` (the candidates it scored),
+``selected`` (the training-set indices it trained on) and the sums the round records
+are made of: ``selected_per_class`` [C] (what was trained on), ``selected_loss`` and
+``candidate_loss`` (eval-mode losses of the kept and of all real candidates; 0 in a
+warm-up step, which scores nothing), ``scored_selected`` (the kept real candidates of
+scored steps) and ``selected_noisy`` (flipped labels among the kept, when the step is
+handed the ``noisy`` mask).
 """
 
 from __future__ import annotations
@@ -66,6 +71,7 @@ def make_steps(
     host_batches: bool = False,
     selector: Selector | None = None,
     batch_size: int | None = None,
+    warmup_steps: int = 0,
 ):
     """Build the jitted steps for ``model`` on ``mesh``.
 
@@ -74,7 +80,11 @@ def make_steps(
 
     With a ``selector`` the train step receives a row of candidates (more than
     ``batch_size``), scores them in eval mode with the current parameters, and
-    updates on the ``batch_size`` the selector picks (docs/design.md §2).
+    updates on the ``batch_size`` the selector picks (docs/design.md §2). Its train step
+    takes a ninth argument, ``per_example``: a dict of replicated per-example arrays [N]
+    that the selector reads at the candidates' indices (``noisy``, a 0/1 mask, is kept
+    for the records and never shown to the selector). Before ``warmup_steps`` (the
+    state's step) it scores nothing and keeps the first ``batch_size`` candidates.
     """
     if selector is not None and not batch_size:
         raise ValueError("make_steps: a step-level selector needs the batch_size it keeps")
@@ -91,27 +101,60 @@ def make_steps(
         logits, features = model.apply(variables, images, train=False)
         return logits, features, batch_stats
 
-    def select(state: TrainState, x, y, indices, weights, class_mask):
+    def select(state: TrainState, x, y, indices, weights, class_mask, per_example):
         """Score the candidates in eval mode; keep the selector's ``batch_size`` of them."""
-        images = augment(jax.random.key(0), x[indices], spec, train=False)
-        logits, _, _ = forward(state.params, state.batch_stats, images, train=False)
-        logits = mask_logits(logits, class_mask)
         labels = y[indices]
-        losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-        chosen = selector(Candidates(indices, labels, weights, losses, logits), batch_size)
-        kept = jax.lax.with_sharding_constraint(indices[chosen], bat)
-        metrics = {
-            "extra_forward": jnp.sum(weights > 0).astype(jnp.int32),
-            "selected": kept,
-        }
-        return kept, jax.lax.with_sharding_constraint(weights[chosen], bat), metrics
+        real = weights > 0
+        shown = {k: v[indices] for k, v in per_example.items() if k != "noisy"}
 
-    def train_step(state: TrainState, x, y, indices, weights, key, schedule_step, class_mask):
+        def scored(_):
+            images = augment(jax.random.key(0), x[indices], spec, train=False)
+            logits, _, _ = forward(state.params, state.batch_stats, images, train=False)
+            logits = mask_logits(logits, class_mask)
+            losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+            candidates = Candidates(indices, labels, weights, losses, logits, shown)
+            chosen = selector(candidates, batch_size).astype(jnp.int32)
+            return chosen, losses, jnp.sum(real).astype(jnp.int32)
+
+        def warming(_):
+            # A uniform batch: the row's first candidates, nothing scored.
+            none = jnp.zeros(indices.shape, jnp.float32)
+            return jnp.arange(batch_size, dtype=jnp.int32), none, jnp.int32(0)
+
+        if warmup_steps:
+            chosen, losses, count = jax.lax.cond(state.step < warmup_steps, warming, scored, None)
+        else:
+            chosen, losses, count = scored(None)
+        kept = jax.lax.with_sharding_constraint(indices[chosen], bat)
+        kept_weights = weights[chosen]
+        kept_real = (kept_weights > 0).astype(jnp.float32)
+        num_classes = class_mask.shape[0]
+        noisy = per_example.get("noisy")
+        metrics = {
+            "extra_forward": count,
+            "selected": kept,
+            "selected_per_class": jnp.zeros(num_classes, jnp.int32)
+            .at[labels[chosen]]
+            .add(kept_real.astype(jnp.int32)),
+            "selected_loss": jnp.sum(losses[chosen] * kept_real),
+            "candidate_loss": jnp.sum(losses * real),
+            "scored_selected": jnp.where(count > 0, jnp.sum(kept_real), 0.0),
+            "selected_noisy": (
+                jnp.float32(0) if noisy is None else jnp.sum(noisy[kept] * kept_real)
+            ),
+        }
+        return kept, jax.lax.with_sharding_constraint(kept_weights, bat), metrics
+
+    def train_step(
+        state: TrainState, x, y, indices, weights, key, schedule_step, class_mask, per_example=None
+    ):
         key = jax.random.fold_in(key, state.step)
         aug_key, dropout_key = jax.random.split(key)
         picked = {}
         if selector is not None:
-            indices, weights, picked = select(state, x, y, indices, weights, class_mask)
+            indices, weights, picked = select(
+                state, x, y, indices, weights, class_mask, per_example
+            )
         images = augment(aug_key, x[indices], spec, train=True)
         labels = y[indices]
 
@@ -186,16 +229,31 @@ def make_steps(
     def score(state, x, y, indices, weights, class_mask, want):
         return scorer(tuple(sorted(want)))(state, x, y, indices, weights, class_mask)
 
-    metrics_shardings = rep
-    if selector is not None:
-        metrics_shardings = dict.fromkeys(("loss", "weight", "lr", "extra_forward"), rep)
+    if selector is None:
+        train = jax.jit(
+            train_step,
+            in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep),
+            out_shardings=(rep, rep),
+            donate_argnums=(0,),
+        )
+    else:
+        metrics_shardings = {k: rep for k in (
+            "loss", "weight", "lr", "extra_forward", "selected_per_class", "selected_loss",
+            "candidate_loss", "scored_selected", "selected_noisy",
+        )}  # fmt: skip
         metrics_shardings["selected"] = bat
-    train = jax.jit(
-        train_step,
-        in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep),
-        out_shardings=(rep, metrics_shardings),
-        donate_argnums=(0,),
-    )
+        selecting = jax.jit(
+            train_step,
+            in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep, rep),
+            out_shardings=(rep, metrics_shardings),
+            donate_argnums=(0,),
+        )
+
+        def train(state, x, y, indices, weights, key, schedule_step, class_mask, per_example=None):
+            return selecting(
+                state, x, y, indices, weights, key, schedule_step, class_mask, per_example or {}
+            )
+
     evaluate = jax.jit(
         eval_step,
         in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep),

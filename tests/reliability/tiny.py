@@ -29,6 +29,11 @@ METHODS = {
         "snapshot_examples": 0,
     },
     "lgl": {"num_stages": 3, "order": "dissimilar", "budget": "fair"},
+    # Online batch selection: 3 × the batch scored per step, one warm-up round; RHO-LOSS's
+    # irreducible-loss model trains 2 epochs on a quarter of the data (every class in it).
+    "online_hard": {"candidates": 96},
+    "online_easy": {"candidates": 96},
+    "rho_loss": {"candidates": 96, "il_epochs": 2, "holdout_fraction": 0.25},
 }
 
 

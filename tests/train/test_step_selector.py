@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import shutil
 
 import jax
@@ -29,6 +30,7 @@ from lgl_spl.train.steps import make_steps
 from tests.helpers import read_metrics, read_rows, tiny_digits
 
 BATCH = 16
+SELECTION = ("selected_per_class", "selected_loss", "candidate_loss")
 
 
 def lowest_loss(candidates: Candidates, k: int) -> jax.Array:
@@ -141,7 +143,8 @@ def test_a_run_with_a_selector_trains_like_its_first_half_and_counts_the_candida
     train_and_evaluate(tiny_digits(), str(ref_dir))
     c = configlib.set_method(tiny_digits(checkpoint_every=10), first_half_method)
     train_and_evaluate(c, str(run_dir))
-    counts = ("scoring_forward_passes", "extra_forward_passes")
+    # The forward-pass counts and the selection's own record (what was trained on).
+    counts = ("scoring_forward_passes", "extra_forward_passes", *SELECTION)
     ref, got = read_metrics(str(ref_dir)), read_metrics(str(run_dir))
     strip = lambda rows: [{k: v for k, v in r.items() if k not in counts} for r in rows]
     assert strip(got) == strip(ref)  # the same updates, bit for bit
@@ -150,9 +153,18 @@ def test_a_run_with_a_selector_trains_like_its_first_half_and_counts_the_candida
     assert all(r["extra_forward_passes"] <= 2 * 32 * r["step"] for r in got)
     assert [r["scoring_forward_passes"] for r in ref] == [0] * len(ref)
     no_time = lambda d: [
-        {k: v for k, v in r.items() if k != "time"} for r in read_rows(d, "rounds.jsonl")
+        {k: v for k, v in r.items() if k not in ("time", *SELECTION)}
+        for r in read_rows(d, "rounds.jsonl")
     ]
     assert no_time(str(run_dir)) == no_time(str(ref_dir))
+    # What was trained on is random's round, every training example once: the per-class
+    # counts sum to N; the candidates are the same row twice, so the kept candidates'
+    # mean eval loss is all candidates'.
+    num_train = json.loads((run_dir / "run_info.json").read_text())["num_train"]
+    for row in read_rows(str(run_dir), "rounds.jsonl"):
+        if row["step"] - row["first_step"] == 45:  # a whole round
+            assert sum(row["selected_per_class"]) == num_train
+        assert row["selected_loss"] == pytest.approx(row["candidate_loss"], rel=1e-5)
 
     # Resumed mid-round (the plan is 2 × batch wide), the files are the same.
     shutil.rmtree(run_dir / "checkpoints" / "60")  # resumes at step 50, in round 1

@@ -1,0 +1,121 @@
+"""Online batch selection: ``online_hard``, ``online_easy`` and ``rho_loss`` (docs/design.md §4).
+
+These methods choose *inside each step*: the sampler hands every step ``candidates``
+examples drawn uniformly (without replacement within a pass over the data), the
+jitted step scores them with the current parameters and trains on the
+``train.batch_size`` its selector keeps (``lgl_spl.core.step_selection``):
+
+- ``online_hard``: the highest losses (Loshchilov & Hutter 2015);
+- ``online_easy``: the lowest losses (online capped SPL; Co-teaching's small-loss trick);
+- ``rho_loss``: the highest reducible losses, current − irreducible (Mindermann et al.
+  2022), the irreducible losses coming from an auxiliary learner trained on a holdout.
+
+The first ``warmup_rounds`` rounds train on uniform batches (the row's first
+candidates) and score nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lgl_spl.core import step_selection
+from lgl_spl.samplers import schema
+from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, fill_round, round_rng
+from lgl_spl.samplers.context import SamplerContext
+
+DEFAULT_CANDIDATES_PER_BATCH = 10  # the RHO-LOSS paper's n_b / n_B = 0.1
+
+FIELDS = {
+    "candidates": schema.integer(
+        0,
+        "examples each step scores, ≥ train.batch_size (0: 10 × train.batch_size)",
+        low=0,
+    ),
+    "warmup_rounds": schema.integer(
+        1, "rounds of uniform batches (nothing scored) before the first selecting step", low=0
+    ),
+}
+RHO_FIELDS = {
+    **FIELDS,
+    "il_model": schema.text(
+        "", "the irreducible-loss model: a model name (empty: the student's architecture)"
+    ),
+    "il_epochs": schema.integer(10, "passes of the irreducible-loss model over its data", low=1),
+    "il_data": schema.choice(
+        "holdout",
+        "what the irreducible-loss model trains on: a holdout carved from the training data, "
+        "or 'halves' (the paper's ablation: two models, each on one half, scoring the other)",
+        ("holdout", "halves"),
+    ),
+    "holdout_fraction": schema.number(
+        0.1,
+        "share of the training data carved off as the holdout (il_data = 'holdout')",
+        low=0.0,
+        high=0.9,
+        low_open=True,
+    ),
+    "clean_holdout": schema.flag(
+        False, "the holdout keeps its clean labels (else the data's label noise applies)"
+    ),
+}
+
+
+def num_candidates(cfg, batch_size: int) -> int:
+    """``method.candidates``, with 0 meaning 10 × the batch."""
+    return int(cfg.candidates) or DEFAULT_CANDIDATES_PER_BATCH * int(batch_size)
+
+
+def derive(m, train, *, baseline: int, num_classes: int) -> None:
+    """``candidates = 0`` becomes 10 × the batch (written to config.json)."""
+    del baseline, num_classes
+    m.candidates = num_candidates(m, train.batch_size)
+
+
+class OnlineSampler:
+    """Each step's row: ``candidates`` uniform draws, the data cycled through in passes."""
+
+    def __init__(self, cfg, ctx: SamplerContext):
+        self.ctx = ctx
+        self.candidates = num_candidates(cfg, ctx.batch_size)
+        self.warmup_rounds = int(cfg.warmup_rounds)
+
+    def init(self) -> dict:
+        return {}
+
+    def needs_signals(self, state, round_index: int) -> frozenset[str]:
+        return frozenset()
+
+    def plan_round(self, state, round_index: int, signals: Signals | None):
+        ctx = self.ctx
+        steps, width = ctx.steps_per_round, self.candidates
+        with ctx.timed("selection"):
+            indices, weights = fill_round(
+                round_rng(ctx.seed, round_index),
+                np.arange(ctx.num_examples),
+                steps * width,  # every slot real: the data are cycled through
+                steps,
+                width,
+            )
+        warm = round_index < self.warmup_rounds
+        info = {
+            # The share of a step's candidates it trains on (1 in a warm-up round).
+            "selected_fraction": 1.0 if warm else ctx.batch_size / width,
+            "warmup": warm,
+        }
+        return RoundPlan(indices, weights, np.ones(ctx.num_classes, bool), 0, info), state
+
+
+def _selector(select):
+    def build(cfg, ctx: SamplerContext) -> StepSelector:
+        return StepSelector(
+            select=select,
+            candidates=num_candidates(cfg, ctx.batch_size),
+            warmup_steps=int(cfg.warmup_rounds) * ctx.steps_per_round,
+        )
+
+    return build
+
+
+hard_selector = _selector(step_selection.highest_loss)
+easy_selector = _selector(step_selection.lowest_loss)
+rho_selector = _selector(step_selection.reducible_loss)
