@@ -11,9 +11,10 @@ that never do: a miss is never averaged away.
 *Compute* is counted in forward-pass equivalents: a student update costs
 ``TRAIN_STEP_FORWARDS`` per example of the batch (one forward, a backward counted as two
 forwards), every pass in ``extra_forward_passes`` (scoring, candidates, auxiliary
-learners) one, and every pass in ``extra_backward_passes`` (an auxiliary learner's
-backward passes, where a run logs them) two; without that key an auxiliary learner's
-training counts its forwards only, a lower bound. *Equal compute*: ``random``'s mean test
+learners) one, and every backward pass an auxiliary learner logs as
+``<learner>_backward_passes`` (the irreducible-loss model's ``il_backward_passes``) two; a
+learner that logs no backward passes (SPL-ADVisE's embedding net) counts its forwards only,
+a lower bound. *Equal compute*: ``random``'s mean test
 accuracy, interpolated linearly along its curve against its cumulative compute, at the
 method's total compute (beyond ``random``'s whole run: no value, said so); and the other
 way round, the method's test accuracy at ``random``'s total compute, per seed along the
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from lgl_spl.report.plots import group_curve
+from lgl_spl.report.plots import curve_of, group_curve
 from lgl_spl.report.runs import Group, Run
 
 # A backward pass counted as two forwards (the usual estimate; the project defines no other
@@ -37,8 +38,10 @@ TRAIN_STEP_FORWARDS = 1 + BACKWARD_FORWARDS
 CONVENTION = (
     "compute in forward-pass equivalents: each student update costs "
     f"{TRAIN_STEP_FORWARDS} × batch_size (a backward counted as {BACKWARD_FORWARDS} forwards), "
-    f"each pass in extra_forward_passes 1, in extra_backward_passes {BACKWARD_FORWARDS}"
+    f"each pass in extra_forward_passes 1, in an auxiliary learner's <learner>_backward_passes "
+    f"{BACKWARD_FORWARDS}"
 )
+BACKWARD_SUFFIX = "_backward_passes"  # an auxiliary learner's backward passes, e.g. il_
 
 # equal_compute states
 OK = "ok"
@@ -113,10 +116,20 @@ def cumulative_wall(run: Run) -> np.ndarray:
     return wall + offset
 
 
+def backward_passes(run: Run) -> np.ndarray:
+    """Cumulative backward passes of the run's auxiliary learners at each row (the sum of
+    every ``<learner>_backward_passes`` its rows log; zeros when none does)."""
+    keys = sorted({k for row in run.rows for k in row if k.endswith(BACKWARD_SUFFIX)})
+    total = np.zeros(len(run.rows))
+    for key in keys:
+        total += np.nan_to_num(run.column(key))
+    return total
+
+
 def run_compute(run: Run) -> np.ndarray:
     """Cumulative compute at each row (forward-pass equivalents; see the module)."""
     extra = np.nan_to_num(run.column("extra_forward_passes"))
-    extra += BACKWARD_FORWARDS * np.nan_to_num(run.column("extra_backward_passes"))
+    extra += BACKWARD_FORWARDS * backward_passes(run)
     return TRAIN_STEP_FORWARDS * run.batch_size * run.steps.astype(np.float64) + extra
 
 
@@ -184,8 +197,10 @@ def _compute_curve(group: Group) -> tuple[np.ndarray, np.ndarray]:
     full = acc.count == len(group.runs)
     steps = acc.steps[full].astype(np.float64)
     compute = TRAIN_STEP_FORWARDS * group.runs[0].batch_size * steps
-    for key, weight in (("extra_forward_passes", 1), ("extra_backward_passes", BACKWARD_FORWARDS)):
-        extra = group_curve(group, key)
+    for extra, weight in (
+        (group_curve(group, "extra_forward_passes"), 1),
+        (curve_of(group, backward_passes), BACKWARD_FORWARDS),
+    ):
         mean = np.nan_to_num(extra.mean)
         if extra.steps.size:
             compute = compute + weight * np.interp(steps, extra.steps, mean)

@@ -69,7 +69,12 @@ def group_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:
     Steps are the union over runs; a step where only some runs have a value
     (an unfinished run, or a missing value) averages over those.
     """
-    return _curve([r.steps for r in group.runs], [r.column(key) for r in group.runs], band)
+    return curve_of(group, lambda r: r.column(key), band=band)
+
+
+def curve_of(group: Group, values, *, band: str = "minmax") -> Curve:
+    """Mean over the group's runs of ``values(run)`` (one value per metrics row)."""
+    return _curve([r.steps for r in group.runs], [values(r) for r in group.runs], band)
 
 
 def round_curve(group: Group, key: str, *, band: str = "minmax") -> Curve:

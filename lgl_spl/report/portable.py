@@ -25,7 +25,6 @@ ROW_KEYS = (
     "full_train_loss",
     "test_loss",
     "extra_forward_passes",
-    "extra_backward_passes",  # an auxiliary learner's backward passes (the accounting)
     "wall_time",
     "embed_knn_accuracy",
     "pixel_knn_accuracy",
@@ -59,7 +58,8 @@ def _finite(value):
 
 
 def _pick(row: dict, keys: Sequence[str]) -> dict:
-    return {k: _finite(row[k]) for k in keys if k in row}
+    """``keys`` of ``row``, and every auxiliary learner's ``*_backward_passes`` (the accounting)."""
+    return {k: _finite(v) for k, v in row.items() if k in keys or k.endswith("_backward_passes")}
 
 
 def write_runs_json(runs: Sequence[Run], path: str, *, root: str | None = None) -> str:

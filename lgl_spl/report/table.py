@@ -633,11 +633,10 @@ ACCOUNTING_NOTES = (
     f"{BACKWARD_FORWARDS} forwards; the project "
     "defines no other ratio, and on the CPU LeNet a training step measures about 2.4 "
     "forwards, `docs/benchmarks.md`), each pass in `extra_forward_passes` (scoring, "
-    "candidates, auxiliary learners' forwards) one, each in `extra_backward_passes` (an "
-    f"auxiliary learner's backward passes, where a run logs them) {BACKWARD_FORWARDS}; "
-    "relative to "
-    "`random`'s. Without `extra_backward_passes` an auxiliary learner's training (the "
-    "embedding net, an irreducible-loss model) counts its forwards only: a lower bound.",
+    "candidates, auxiliary learners' forwards) one, each backward pass an auxiliary learner "
+    "logs (`<learner>_backward_passes`: the irreducible-loss model's `il_backward_passes`) "
+    f"{BACKWARD_FORWARDS}; relative to `random`'s. A learner that logs no backward passes "
+    "(SPL-ADVisE's embedding net) counts its forwards only: a lower bound.",
     "- *random at equal compute*: `random`'s mean test accuracy at the method's total "
     "compute, linear between its evaluations against its cumulative compute, and the "
     "method's final minus it (Δ, points); *beyond random's run*: the method used more "

@@ -224,13 +224,13 @@ def test_summary_round_trip_and_older_summaries(run_factory, tmp_path, capsys):
 
 
 def test_auxiliary_backward_passes_count_twice(run_factory):
-    """Where a run logs ``extra_backward_passes`` (an auxiliary learner's training), each
-    counts as two forwards."""
+    """Where a run's auxiliary learner logs its backward passes (``il_backward_passes``),
+    each counts as two forwards."""
     for seed, accs in RANDOM.items():
         run_factory(f"random/s{seed}", seed=seed, accs=accs, num_steps=400)
     # 9,600 (the update at step 100, batch 8) + 2,400 forwards + 2 × 1,200 backwards =
     # 14,400 at the end; random is at 9,600 (step 100, 0.5) and 19,200 (step 200, 0.65).
-    backward = [{"extra_backward_passes": 1200}] * 4
+    backward = [{"il_backward_passes": 1200}] * 4
     run_factory(
         "rho/s0",
         method="rho_loss",
