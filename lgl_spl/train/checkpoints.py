@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 import zlib
@@ -102,9 +103,14 @@ def _one_line_errors():
 
 
 def _first_line(error: BaseException) -> str:
-    """The gist of a library error on one line (tensorstore's spans several, and its spec)."""
+    """The gist of a library error on one line: tensorstore's spans several lines, ends with
+    its spec and quotes whole paths (the checkpoint's directory is named beside it); the
+    reason, last, is kept when the text must be cut."""
     text = " ".join(str(error).split()).split(" [tensorstore_spec=")[0]
-    return text[:300] or type(error).__name__
+    text = re.sub(r'"(/[^"]*/)([^"/]*)"', r'"…/\2"', text)
+    if len(text) > 300:
+        text = f"{text[:100]} … {text[-190:]}"
+    return text or type(error).__name__
 
 
 def checksums(tree: Any) -> list[int]:
