@@ -155,9 +155,14 @@ def incomplete_steps(directory: str) -> list[int]:
     )
 
 
+def complete_steps(directory: str) -> list[int]:
+    """Steps whose directory on disk is complete (orbax's listing aside), oldest first."""
+    return sorted(set(_step_dirs(directory)) - set(incomplete_steps(directory)))
+
+
 def kept_note(directory: str) -> str:
     """What a person reads after a failed write: which checkpoint still stands, what to do."""
-    steps = sorted(set(_step_dirs(directory)) - set(incomplete_steps(directory)))
+    steps = complete_steps(directory)
     if not steps:
         return "no checkpoint was saved yet; fix the cause and re-run the command"
     return (
@@ -201,7 +206,7 @@ class Checkpoints:
         Read from the disk, not only from the manager's listing, so every process of a
         multi-process run agrees even when another one set a step aside meanwhile.
         """
-        on_disk = set(_step_dirs(self.directory)) - set(incomplete_steps(self.directory))
+        on_disk = set(complete_steps(self.directory))
         return sorted(s for s in self.manager.all_steps() if s in on_disk)
 
     def latest_step(self) -> int | None:
