@@ -228,9 +228,11 @@ class Checkpoints:
                 )
                 self.manager.wait_until_finished()
         except Exception as e:  # noqa: BLE001 - a full disk, a permission change, …
-            # The run stops here, but orbax's writer threads may still log the same failure
-            # with its traceback while the process exits: keep its logs quiet from now on.
-            logging.getLogger("absl").setLevel(logging.CRITICAL)
+            # The run stops here, but orbax's writer threads and tasks may still log the same
+            # failure with its traceback while the process exits (through absl, or asyncio's
+            # "exception was never retrieved"): keep those logs quiet from now on.
+            for name in ("absl", "asyncio"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
             raise SaveError(
                 f"cannot save the checkpoint at step {step} in {self.directory} "
                 f"({type(e).__name__}: {_first_line(e)}); {kept_note(self.directory)}"

@@ -193,15 +193,21 @@ def _kb(path: str) -> int:
 @pytest.mark.slow
 def test_a_full_disk_stops_the_cli_in_one_line_and_the_run_resumes(reference, tmp_path):
     """A real full file system (a small tmpfs): the CLI stops, the last good checkpoint restores."""
-    mount = str(tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}")
     step_kb = max(_kb(os.path.join(reference, "checkpoints", str(s))) for s in (PREVIOUS, LAST))
     others_kb = _kb(reference) - 2 * step_kb
-    # Room for the run's files and two checkpoints, not for a third beside them.
-    if not _mount_tmpfs(mount, others_kb + step_kb * 5 // 2):
-        pytest.skip("mounting a tmpfs needs root; the ENOSPC test above covers the same path")
-    try:
+    # Room for the run's files and two checkpoints, not for a third beside them. A run's
+    # checkpoints vary in size on disk, so a disk that happened to be big enough is tried
+    # again smaller (a sizing miss, not a result); the assertions below are on the full one.
+    for tenths in (25, 20, 15):
+        mount = str(tmp_path / f"tmpfs-{uuid.uuid4().hex[:6]}")
+        if not _mount_tmpfs(mount, others_kb + step_kb * tenths // 10):
+            pytest.skip("mounting a tmpfs needs root; the ENOSPC test above covers the same path")
         workdir = os.path.join(mount, "run")
         proc = cli("--config", f"{TINY}:random", "--workdir", workdir)
+        if proc.returncode != 0:
+            break
+        subprocess.run(["umount", "-l", mount], capture_output=True)
+    try:
         assert proc.returncode == 4, proc.stderr
         lines = error_lines(proc.stderr)
         assert len(lines) == 1, proc.stderr
