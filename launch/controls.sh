@@ -6,8 +6,9 @@
 #   bash launch/controls.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR]
 #
 # noise:  symmetric 0 / 20 / 40 % and pair 40 %; random, spl, spl_inv, spld, advise, lgl_r3,
-#         online_hard, online_easy, rho_loss, and spl, spld, advise capped at 1 − noise
-#         (method.max_fraction).
+#         online_hard, online_easy, rho_loss, and with noise spl, spld, advise capped at
+#         1 − noise (method.max_fraction) and rho_loss's variants rho_loss_clean (a holdout
+#         with its true labels) and rho_loss_halves (the irreducible-loss model on each half).
 # budget: 1/8, 1/4, 1/2 and 1× the standard updates, no noise; every method (the 1× runs are
 #         the noise sweep's noise-free runs, shared when RUNS_DIR is the same).
 # Re-running skips finished runs and resumes interrupted ones.
@@ -38,7 +39,8 @@ if [ "$sweep" = noise ]; then
   for m in "${base[@]}"; do add "$m" sym0; done
   for noise in sym20 sym40 pair40; do
     cap=$([ "$noise" = sym20 ] && echo 80 || echo 60)
-    for m in "${base[@]}" "spl_cap$cap" "spld_cap$cap" "advise_cap$cap"; do
+    for m in "${base[@]}" "spl_cap$cap" "spld_cap$cap" "advise_cap$cap" rho_loss_clean \
+      rho_loss_halves; do
       add_noisy "$m" "$noise"
     done
   done

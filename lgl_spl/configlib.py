@@ -300,9 +300,14 @@ def cpu_method(c, method: str):
     baseline's updates split over the stages. ``advise`` trains a half-width LeNet
     embedding net, one embedding step every two student steps, refreshing its
     clusters once a round. ``<method>_cap<p>`` caps the pace at p % of the data
-    (``method.max_fraction``), e.g. ``spl_cap60``.
+    (``method.max_fraction``), e.g. ``spl_cap60``. ``rho_loss_clean`` trains the
+    irreducible-loss model on a holdout with its true labels (``method.clean_holdout``),
+    ``rho_loss_halves`` on each half of the training data (``method.il_data``, the
+    paper's ablation).
     """
     per_round = steps_per_epoch(_num_train(c), c.train.batch_size)
+    if method in _RHO_VARIANTS:
+        return set_method(c, "rho_loss", **_RHO_VARIANTS[method])
     method, _, cap = method.partition("_cap")
     extra = {"max_fraction": int(cap) / 100} if cap else {}
     if method.startswith("lgl_"):
@@ -322,6 +327,12 @@ def cpu_method(c, method: str):
         snapshot_examples=1000,
         **extra,
     )
+
+
+_RHO_VARIANTS = {
+    "rho_loss_clean": {"clean_holdout": True},
+    "rho_loss_halves": {"il_data": "halves"},
+}
 
 
 def _num_train(c) -> int:
