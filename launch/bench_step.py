@@ -6,10 +6,12 @@ Both train the README job's LeNet (``configs/digits_random.py``) on index batche
 gathered on the device, with weights and a cosine-scheduled SGD with momentum and weight
 decay. Three variants alternate in blocks of ``--steps``:
 
-* ``project``: ``Steps.train`` called as the loop calls it, its arguments put on the
-  device every step (indices, weights, the schedule step);
-* ``project, arguments on device``: the same step with those arguments already there
-  (the key, class mask and schedule restart included in the program);
+* ``project``: ``Steps.train`` called as the loop calls it: the round's index and weight
+  rows and the schedule step passed as numpy values, placed by jit as it dispatches;
+* ``project, arguments placed first``: the same step with those arguments put on the
+  devices beforehand (``jax.device_put``), as the loop did until 2026-12-04;
+* ``project, jnp schedule step``: numpy rows, the schedule step made with ``jnp.float32``
+  every step, as the loop also did;
 * ``plain``: a jitted step written directly (``launch/plain_jax_job.py``'s), numpy
   indices and weights passed straight to it.
 
@@ -76,7 +78,7 @@ def main() -> None:
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    placed = parallel.put_batches(rows, mesh)
+    placed = jax.device_put(rows, parallel.batch_sharded(mesh))
     placed_w, placed_s = parallel.put_batch(weights, mesh), jnp.float32(3)
     carry = {"state": state, "params": params, "opt": opt_state}
 
@@ -84,21 +86,22 @@ def main() -> None:
         s = carry["state"]
         for i in range(k):
             s, _ = exp.steps.train(
-                s,
-                x,
-                y,
-                parallel.put_batch(rows[i % 200], mesh),
-                parallel.put_batch(weights, mesh),
-                exp.step_key,
-                jnp.float32(i),
-                mask,
+                s, x, y, rows[i % 200], weights, exp.step_key, np.float32(i), mask
             )
         carry["state"] = jax.block_until_ready(s)
 
-    def project_on_device(k):
+    def project_placed(k):
         s = carry["state"]
         for i in range(k):
             s, _ = exp.steps.train(s, x, y, placed[i % 200], placed_w, exp.step_key, placed_s, mask)
+        carry["state"] = jax.block_until_ready(s)
+
+    def project_jnp_schedule(k):
+        s = carry["state"]
+        for i in range(k):
+            s, _ = exp.steps.train(
+                s, x, y, rows[i % 200], weights, exp.step_key, jnp.float32(i), mask
+            )
         carry["state"] = jax.block_until_ready(s)
 
     def plain(k):
@@ -109,7 +112,8 @@ def main() -> None:
 
     variants = {
         "project": project,
-        "project, arguments on device": project_on_device,
+        "project, arguments placed first": project_placed,
+        "project, jnp schedule step": project_jnp_schedule,
         "plain": plain,
     }
     print(f"jax {jax.__version__}, {jax.devices()}, {args.repeats} blocks of {args.steps} steps")

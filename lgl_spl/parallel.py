@@ -117,11 +117,15 @@ def put_batch(global_array: np.ndarray, mesh: Mesh) -> jax.Array:
     )
 
 
-def put_batches(rows, mesh: Mesh) -> list[jax.Array]:
-    """:func:`put_batch` of each of ``rows`` (global batches of one shape), in one transfer
-    when the process is alone: a round's index rows cost one call, not one per step."""
+def step_batches(rows, mesh: Mesh) -> list:
+    """The global batches ``rows`` (of one shape) as arguments of a jitted step.
+
+    In one process they stay numpy rows: jit places each by its ``in_shardings`` as it
+    dispatches the step, which measured faster than steps fed rows placed beforehand
+    (``launch/bench_step.py``). Across processes each is placed by :func:`put_batch`.
+    """
     if jax.process_count() == 1:
-        return jax.device_put(list(rows), batch_sharded(mesh))
+        return list(rows)
     return [put_batch(r, mesh) for r in rows]
 
 

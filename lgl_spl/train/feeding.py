@@ -37,10 +37,10 @@ class DeviceFeeder:
         (``x, y, indices``, then the row of ``weights`` when given); the round's rows go
         to the devices in one transfer."""
         del first_step  # augmentation happens on device, keyed by the step there
-        rows = parallel.put_batches(np.asarray(indices[start:stop], np.int32), self.mesh)
+        rows = parallel.step_batches(np.asarray(indices[start:stop], np.int32), self.mesh)
         if weights is None:
             return _Rows((self.x, self.y, row) for row in rows)
-        placed = parallel.put_batches(np.asarray(weights[start:stop], np.float32), self.mesh)
+        placed = parallel.step_batches(np.asarray(weights[start:stop], np.float32), self.mesh)
         return _Rows((self.x, self.y, row, w) for row, w in zip(rows, placed, strict=True))
 
     def pass_batches(self, batch_size: int):

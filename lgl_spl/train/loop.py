@@ -159,7 +159,7 @@ class Session:
             rs.train,
             *data,
             exp.step_key,
-            jnp.float32(rs.schedule_step(step)),
+            np.float32(rs.schedule_step(step)),  # jit places it: cheaper than jnp's
             self.mask,
             *(() if self.per_example is None else (self.per_example,)),
         )
@@ -387,7 +387,7 @@ def _all_finite(tree) -> jax.Array:
 
 def _drain(pending: list, rs: RunState, step: int, checkpoints: str) -> None:
     """Read the pending steps' metrics on the host; stop before saving if training diverged."""
-    for offset, metrics in enumerate(pending):
+    for offset, metrics in enumerate(jax.device_get(pending)):  # one fetch for them all
         loss = float(metrics["loss"])
         if not np.isfinite(loss):
             bad = step - len(pending) + offset + 1
