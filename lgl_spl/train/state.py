@@ -71,10 +71,17 @@ def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
 
 
 def create_train_state(model, tx, key: jax.Array, sample: jax.Array) -> TrainState:
-    params, batch_stats = init_variables(model, key, sample)
-    return TrainState(
-        step=jnp.zeros((), jnp.int32),
-        params=params,
-        batch_stats=batch_stats,
-        opt_state=tx.init(params),
-    )
+    """The initial state, made by one compiled program: run op by op, a model's
+    initialisers and the optimiser's zeros compile dozens of small programs (seconds
+    on a CPU before the first step). The values are the same bits either way."""
+
+    def build(key, sample):
+        params, batch_stats = init_variables(model, key, sample)
+        return TrainState(
+            step=jnp.zeros((), jnp.int32),
+            params=params,
+            batch_stats=batch_stats,
+            opt_state=tx.init(params),
+        )
+
+    return jax.jit(build)(key, sample)
