@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -118,7 +118,8 @@ METHOD_MARKERS = {
     "lgl_r2": "P",
 }
 CAPPED_STYLE = "--"
-VARIANT_STYLE = "-."
+# Other variants of one method (another setting, a --label-suffix), each its own style.
+VARIANT_STYLES = ("-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)))
 LEGEND_WIDTH = 2.4  # inches added to a figure for the legend at its right
 
 
@@ -131,8 +132,10 @@ class Style:
 
 def method_style(group: Group, spare: dict[str, str] | None = None) -> Style:
     """The colour of the group's method and the line style of its variant: solid for the
-    method itself, dashed when its pace is capped, dash-dotted for other variants.
-    ``spare`` assigns colours to methods outside :data:`METHOD_COLOURS` (filled in place)."""
+    method itself, dashed when its pace is capped, dash-dotted for other variants
+    (:func:`_styles` gives each further variant of a method the next of
+    :data:`VARIANT_STYLES`). ``spare`` assigns colours to methods outside
+    :data:`METHOD_COLOURS` (filled in place)."""
     base = method_label(group.runs[0].config)
     colour = METHOD_COLOURS.get(base)
     if colour is None:
@@ -143,12 +146,26 @@ def method_style(group: Group, spare: dict[str, str] | None = None) -> Style:
     marker = METHOD_MARKERS.get(base, ".")
     if group.runs[0].max_fraction is not None:
         return Style(colour, CAPPED_STYLE, marker)
-    return Style(colour, "-" if group.label == base else VARIANT_STYLE, marker)
+    return Style(colour, "-" if group.label == base else VARIANT_STYLES[0], marker)
 
 
 def _styles(groups: Sequence[Group]) -> dict[str, Style]:
+    """One style per label; a method's variants (neither itself nor capped) take the
+    variant styles in turn, so two of them in one figure never look alike."""
     spare: dict[str, str] = {}
-    return {g.label: method_style(g, spare) for g in groups}
+    styles: dict[str, Style] = {}
+    variants: dict[str, int] = {}
+    for g in groups:
+        if g.label in styles:
+            continue
+        style = method_style(g, spare)
+        if style.linestyle == VARIANT_STYLES[0]:
+            base = method_label(g.runs[0].config)
+            turn = variants.get(base, 0)
+            variants[base] = turn + 1
+            style = replace(style, linestyle=VARIANT_STYLES[turn % len(VARIANT_STYLES)])
+        styles[g.label] = style
+    return styles
 
 
 def _legend(fig, axes) -> None:

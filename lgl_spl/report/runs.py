@@ -417,7 +417,8 @@ def group_runs(runs: Iterable[Run], *, log: Log = _warn) -> list[Group]:
     (``method.max_fraction`` < 1) is its own group: ``spl (max_fraction=0.6)``.
     Runs with one label but other differing configs (say learning rates side by side)
     are not averaged together: the label gets the differing keys, e.g.
-    ``lgl_r3 (budget=paper, num_steps=900)``.
+    ``lgl_r3 (budget=paper, num_steps=900)``, or, when one configuration has most of
+    the runs, only the keys where another differs from it (:func:`_usual_configs`).
     """
     runs = list(runs)
     varying = _varying_condition(runs)
@@ -425,16 +426,20 @@ def group_runs(runs: Iterable[Run], *, log: Log = _warn) -> list[Group]:
     for run in runs:
         key = (run.dataset, run.setting, run.condition, run.label, run.max_fraction)
         buckets.setdefault(key, []).append(run)
+    usual = _usual_configs(buckets)
     groups = []
     for (dataset, setting, _, label, cap), members in buckets.items():
         keys = _differing_keys(members)
         parts: dict[tuple, list[Run]] = {}
         for run in members:
             parts.setdefault(tuple(json.dumps(run.config.get(k)) for k in keys), []).append(run)
+        common = usual.get((dataset, setting, label, cap), {})
         for values, part in parts.items():
             shown = [f"max_fraction={cap:g}"] if cap is not None else []
             shown += [
-                f"{k.rsplit('.', 1)[-1]}={json.loads(v)}" for k, v in zip(keys, values, strict=True)
+                f"{k.rsplit('.', 1)[-1]}={json.loads(v)}"
+                for k, v in zip(keys, values, strict=True)
+                if common.get(k) != v
             ]
             name = f"{label} ({', '.join(shown)})" if shown else label
             part.sort(key=lambda r: (r.seed, r.path))
@@ -458,6 +463,32 @@ def group_runs(runs: Iterable[Run], *, log: Log = _warn) -> list[Group]:
         )
     )
     return groups
+
+
+def _usual_configs(buckets: dict[tuple, list[Run]]) -> dict[tuple, dict[str, str]]:
+    """Per (dataset, setting, label, cap): the values, of the keys that split some block
+    of it, that strictly more of its runs share than any other (over every block). That
+    configuration keeps the bare label (``rho_loss``); the others name only the keys
+    where they differ from it (``rho_loss (il_data=halves)``), which keeps labels apart.
+    Without a strict majority (two variants in equal numbers) every differing key is named.
+    """
+    by_label: dict[tuple, list[list[Run]]] = {}
+    for (dataset, setting, _, label, cap), members in buckets.items():
+        by_label.setdefault((dataset, setting, label, cap), []).append(members)
+    usual = {}
+    for name, blocks in by_label.items():
+        keys = sorted({k for members in blocks for k in _differing_keys(members)})
+        if not keys:
+            continue
+        counts: dict[tuple, int] = {}
+        for run in (r for members in blocks for r in members):
+            values = tuple(json.dumps(run.config.get(k)) for k in keys)
+            counts[values] = counts.get(values, 0) + 1
+        ranked = sorted(counts.values(), reverse=True)
+        if len(ranked) == 1 or ranked[0] > ranked[1]:
+            top = max(counts, key=counts.get)
+            usual[name] = dict(zip(keys, top, strict=True))
+    return usual
 
 
 def _cap_order(cap: float | None) -> tuple[bool, float]:

@@ -289,3 +289,21 @@ def test_rounds_mark_each_method_so_coinciding_lines_stay_visible(run_factory):
     spl, inv = lines["spl"][0], lines["spl_inv"][0]
     np.testing.assert_array_equal(spl.get_ydata(), inv.get_ydata())
     assert spl.get_marker() != inv.get_marker() and spl.get_markerfacecolor() == "none"
+
+
+def test_variants_of_one_method_each_have_their_own_line_style(run_factory):
+    variants = {
+        "": {"method.clean_holdout": False, "method.il_data": "holdout"},
+        "clean": {"method.clean_holdout": True, "method.il_data": "holdout"},
+        "halves": {"method.clean_holdout": False, "method.il_data": "halves"},
+    }
+    for name, config in variants.items():
+        for seed in (0, 1):
+            run_factory(f"rho{name}/s{seed}", method="rho_loss", seed=seed, config=config)
+    groups = _groups(run_factory.root)
+    assert len(groups) == 3 and all(g.label != "rho_loss" for g in groups)  # all variants
+    lines = _lines(curves_figure(groups))
+    styles = {label: {line.get_linestyle() for line in found} for label, found in lines.items()}
+    assert all(len(s) == 1 for s in styles.values())
+    assert len({next(iter(s)) for s in styles.values()}) == 3  # three looks, one hue
+    assert len({found[0].get_color() for found in lines.values()}) == 1

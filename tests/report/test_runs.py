@@ -289,3 +289,26 @@ def test_a_repeated_round_keeps_its_last_row(run_factory):
     path = run_factory("spl/s0", method="spl", rounds=rows + [dict(rows[1], selected_fraction=0.9)])
     (run,) = load_runs([path])
     assert [(r["round"], r["selected_fraction"]) for r in run.rounds] == [(0, 0.5), (1, 0.9)]
+
+
+def test_variants_are_named_by_what_differs_from_the_usual_configuration(run_factory):
+    usual = {"method.clean_holdout": False, "method.il_data": "holdout"}
+    variants = {
+        "clean": {"method.clean_holdout": True, "method.il_data": "holdout"},
+        "halves": {"method.clean_holdout": False, "method.il_data": "halves"},
+    }
+    for seed in (0, 1):
+        # The usual configuration alone in the noise-free block, beside the variants in the
+        # noisy one: one label for it in both.
+        run_factory(f"plain-0/s{seed}", method="rho_loss", seed=seed, config=usual)
+        noisy = {"data.label_noise": 0.4}
+        run_factory(f"plain-4/s{seed}", method="rho_loss", seed=seed, config={**usual, **noisy})
+        for name, config in variants.items():
+            run_factory(f"{name}/s{seed}", method="rho_loss", seed=seed, config={**config, **noisy})
+    labels = [g.label for g in group_runs(load_runs([run_factory.root]))]
+    assert labels == [
+        "rho_loss",
+        "rho_loss",
+        "rho_loss (clean_holdout=True)",
+        "rho_loss (il_data=halves)",
+    ]
