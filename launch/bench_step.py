@@ -82,26 +82,23 @@ def main() -> None:
     placed_w, placed_s = parallel.put_batch(weights, mesh), jnp.float32(3)
     carry = {"state": state, "params": params, "opt": opt_state}
 
-    def project(k):
-        s = carry["state"]
-        for i in range(k):
-            s, _ = exp.steps.train(
-                s, x, y, rows[i % 200], weights, exp.step_key, np.float32(i), mask
-            )
-        carry["state"] = jax.block_until_ready(s)
+    def as_loop(schedule_step):
+        """The step called as the loop calls it, the schedule step made by ``schedule_step``."""
+
+        def run(k):
+            s = carry["state"]
+            for i in range(k):
+                s, _ = exp.steps.train(
+                    s, x, y, rows[i % 200], weights, exp.step_key, schedule_step(i), mask
+                )
+            carry["state"] = jax.block_until_ready(s)
+
+        return run
 
     def project_placed(k):
         s = carry["state"]
         for i in range(k):
             s, _ = exp.steps.train(s, x, y, placed[i % 200], placed_w, exp.step_key, placed_s, mask)
-        carry["state"] = jax.block_until_ready(s)
-
-    def project_jnp_schedule(k):
-        s = carry["state"]
-        for i in range(k):
-            s, _ = exp.steps.train(
-                s, x, y, rows[i % 200], weights, exp.step_key, jnp.float32(i), mask
-            )
         carry["state"] = jax.block_until_ready(s)
 
     def plain(k):
@@ -111,9 +108,9 @@ def main() -> None:
         carry["params"], carry["opt"] = jax.block_until_ready((pr, o))
 
     variants = {
-        "project": project,
+        "project": as_loop(np.float32),
         "project, arguments placed first": project_placed,
-        "project, jnp schedule step": project_jnp_schedule,
+        "project, jnp schedule step": as_loop(jnp.float32),
         "plain": plain,
     }
     print(f"jax {jax.__version__}, {jax.devices()}, {args.repeats} blocks of {args.steps} steps")

@@ -34,8 +34,8 @@ class DeviceFeeder:
         self, indices: np.ndarray, *, first_step: int, start: int, stop: int, weights=None
     ):
         """The step arguments of rows ``start..stop-1`` of a round's plan, in order
-        (``x, y, indices``, then the row of ``weights`` when given); the round's rows go
-        to the devices in one transfer."""
+        (``x, y, indices``, then the row of ``weights`` when given), as
+        :func:`parallel.step_batches` hands them to the step."""
         del first_step  # augmentation happens on device, keyed by the step there
         rows = parallel.step_batches(np.asarray(indices[start:stop], np.int32), self.mesh)
         if weights is None:
