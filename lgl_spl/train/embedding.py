@@ -167,18 +167,24 @@ class EmbeddingLearner:
     # ---- state ----------------------------------------------------------------------
 
     def init(self) -> dict:
+        n, num_clusters = self.num_examples, self.num_clusters
+
+        def build(key, sample):
+            # One compiled program: op by op, the initialisers, the optimiser's zeros and
+            # the empty cluster index compile dozens of small programs (the same bits).
+            params, batch_stats = init_variables(self.model, key, sample)
+            net = {"params": params, "batch_stats": batch_stats, "opt_state": self.tx.init(params)}
+            ids = jnp.zeros(n, jnp.int32)
+            clusters = {
+                "ids": ids,
+                "centroids": jnp.zeros((num_clusters, self.embed_dim), jnp.float32),
+                "index": core.build_cluster_index(ids, num_clusters=num_clusters)._asdict(),
+                "losses": jnp.full(n, jnp.nan, jnp.float32),
+            }
+            return net, clusters
+
         sample = data_lib.augment(jax.random.key(0), self.feed.x[:1], self.spec, train=False)
-        params, batch_stats = init_variables(self.model, stream_key(self.seed, 0, 11), sample)
-        net = {"params": params, "batch_stats": batch_stats, "opt_state": self.tx.init(params)}
-        n = self.num_examples
-        clusters = {
-            "ids": jnp.zeros(n, jnp.int32),
-            "centroids": jnp.zeros((self.num_clusters, self.embed_dim), jnp.float32),
-            "index": core.build_cluster_index(
-                jnp.zeros(n, jnp.int32), num_clusters=self.num_clusters
-            )._asdict(),
-            "losses": jnp.full(n, jnp.nan, jnp.float32),
-        }
+        net, clusters = jax.jit(build)(stream_key(self.seed, 0, 11), sample)
         return {
             "net": parallel.put_replicated(net, self.mesh),
             "clusters": parallel.put_replicated(clusters, self.mesh),
