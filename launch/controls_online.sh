@@ -3,23 +3,27 @@
 # online_easy, rho_loss and rho_loss's two variants beside a `random` run again with them,
 # under label noise, and (--budget) at small budgets; then their reports.
 #
-#   bash launch/controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS]
+#   bash launch/controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT]
 #
 # noise:  BLOCKS of sym0 sym20 sym40 pair40 (default: all four); the variants
 #         rho_loss_clean (a holdout with its true labels) and rho_loss_halves (the
 #         irreducible-loss model on each half) in every noisy block.
 # budget: 1/8, 1/4, 1/2 and 1× the standard updates, no noise (the 1× runs are the noise
 #         sweep's noise-free runs, shared when RUNS_DIR is the same).
+# REPORT names the report's folder under docs/results/controls/DATASET (default: online,
+# or online_budget): a block run apart gets its own report (and its own Holm family)
+# instead of overwriting one made from runs that are no longer on disk.
 # The seed rule is launch/controls.sh's: seeds 0–2 without noise and at every budget,
 # 0–4 in every noisy block. Finished runs are skipped, interrupted ones resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS]"
+usage="usage: controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT]"
 sweep=${1:?$usage}
 dataset=${2:?$usage}
 npz=${3:?$usage}
 runs=${4:-runs/controls}/$dataset
 read -r -a blocks <<<"${5:-sym0 sym20 sym40 pair40}"
+report=${6:-}
 out=docs/results/controls/$dataset
 methods=(random online_hard online_easy rho_loss)
 row() { echo "configs/cpu/control.py:$dataset,$1,$2${3:+,$3}"; }
@@ -57,12 +61,12 @@ name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
 if [ "$sweep" = budget ]; then
   title="$name: online batch selection at small budgets"
   rule="seeds 0 1 2 at every budget, declared before the runs (the rule of launch/controls.sh)"
-  dest=$out/online_budget
+  dest=$out/${report:-online_budget}
 else
   title="$name: online batch selection under label noise"
   rule="seeds 0 1 2 for the noise-free block, seeds 0 1 2 3 4 for every noisy block, declared \
 before the runs (the rule of launch/controls.sh)"
-  dest=$out/online
+  dest=$out/${report:-online}
 fi
 python -m lgl_spl.report "${dirs[@]}" --out "$dest" \
   --title "$title" --seed-rule "$rule"
