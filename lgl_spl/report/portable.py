@@ -40,6 +40,9 @@ ROUND_KEYS = (
     "noisy_selected_fraction",
     "selected_per_class",
     "classes",
+    "selected_loss",
+    "candidate_loss",
+    "il_mean_loss",
     "time",
 )
 INFO_KEYS = ("dataset", "num_classes", "label_names", "steps_per_round", "batch_size")

@@ -436,6 +436,9 @@ def write_table(
         "selection_precision",
         "class_share_min",
         "class_share_max",
+        "selected_loss_last_round",
+        "candidate_loss_last_round",
+        "il_mean_loss",
         "embed_knn_first_pct",
         "embed_knn_last_pct",
         "pixel_knn_pct",
@@ -546,6 +549,9 @@ def write_table(
                     num(rs and rs.selection_precision),
                     num(rs and rs.class_share_min),
                     num(rs and rs.class_share_max),
+                    num(rs and rs.selected_loss),
+                    num(rs and rs.candidate_loss),
+                    num(rs and rs.il_mean_loss),
                     pct(kn and kn.first_mean),
                     pct(kn and kn.last_mean),
                     pct(kn and kn.pixel_mean),
@@ -719,6 +725,11 @@ SELECTION_NOTES = (
     "the examples selected; *precision*: 1 − the latter (clean share of the selection).",
     "- *class share min / max*: the least and most selected class's share of the selected "
     "set relative to uniform (1.00 = every class equally; LGL: over its stage's classes).",
+    "- *selected / candidate loss*: online selection's mean training loss of the examples "
+    "trained on and of all the step's candidates, in the last round that logged them (the "
+    "warm-up logs none); *irreducible loss*: the irreducible-loss model's mean loss on the "
+    "training set (RHO-LOSS; ln 10 ≈ 2.30 is a uniform guess over 10 classes). n/a: not "
+    "logged by the method, or a report from runs before these were kept.",
 )
 
 
@@ -728,9 +739,16 @@ def selection_markdown(rows: Sequence[Row]) -> str:
     header = ["method", "runs", "rounds", "selected"]
     header += ["noisy in data", "noisy selected", "precision"] if noisy else []
     header += ["class share min", "class share max"]
+    losses = any(r.rounds.selected_loss is not None for r in rows)
+    header += ["selected loss", "candidate loss"] if losses else []
+    il = any(r.rounds.il_mean_loss is not None for r in rows)
+    header += ["irreducible loss"] if il else []
 
     def fraction(x):
         return "n/a" if x is None else f"{x:.3f}"
+
+    def loss(x):  # a collapsed student's candidates reach losses in the thousands
+        return "n/a" if x is None else f"{x:.3f}" if abs(x) < 100 else f"{x:.0f}"
 
     def body(r: Row) -> list[str]:
         s = r.rounds
@@ -741,7 +759,9 @@ def selection_markdown(rows: Sequence[Row]) -> str:
                 fraction(s.noisy_selected_fraction),
                 fraction(s.selection_precision),
             ]
-        return cells + [fraction(s.class_share_min), fraction(s.class_share_max)]
+        cells += [fraction(s.class_share_min), fraction(s.class_share_max)]
+        cells += [loss(s.selected_loss), loss(s.candidate_loss)] if losses else []
+        return cells + ([loss(s.il_mean_loss)] if il else [])
 
     return _github_table(rows, header, body)
 

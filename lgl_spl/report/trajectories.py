@@ -100,6 +100,13 @@ class RoundStats:
     class_share_min: float | None
     class_share_max: float | None
     time: dict[str, float]  # seconds per phase, summed over rounds, mean over runs
+    # Online selection (mean over runs): the mean loss of the examples trained on and of all
+    # candidates in the last round that logged them, the point where a mean over rounds
+    # would mix the first rounds' high losses with what the selection settles on; and
+    # RHO-LOSS's irreducible-loss model's mean loss on the training set.
+    selected_loss: float | None = None
+    candidate_loss: float | None = None
+    il_mean_loss: float | None = None
 
 
 def _class_shares(row: dict) -> tuple[float, float] | None:
@@ -121,8 +128,16 @@ def _run_round_means(run: Run) -> dict[str, float | None]:
     def mean_of(key):
         return _finite_mean(r.get(key) for r in run.rounds)
 
+    def last_of(key):
+        values = [r.get(key) for r in run.rounds if r.get(key) is not None]
+        values = [float(v) for v in values if math.isfinite(float(v))]
+        return values[-1] if values else None
+
     shares = [s for s in map(_class_shares, run.rounds) if s is not None]
     return {
+        "selected_loss": last_of("selected_loss"),
+        "candidate_loss": last_of("candidate_loss"),
+        "il_mean_loss": mean_of("il_mean_loss"),
         "selected_fraction": mean_of("selected_fraction"),
         "noisy_fraction": mean_of("noisy_fraction"),
         "noisy_selected_fraction": mean_of("noisy_selected_fraction"),
@@ -165,6 +180,9 @@ def round_stats(group: Group) -> RoundStats | None:
             p: float(np.mean(time[p]))
             for p in sorted(time, key=lambda p: (order.get(p, len(order)), p))
         },
+        selected_loss=over_runs("selected_loss"),
+        candidate_loss=over_runs("candidate_loss"),
+        il_mean_loss=over_runs("il_mean_loss"),
     )
 
 

@@ -11,6 +11,8 @@ from lgl_spl.report import (
     group_runs,
     load_runs,
     markdown_table,
+    read_summary,
+    rows_from_summary,
     summarize,
     write_table,
     write_trajectories,
@@ -364,6 +366,37 @@ def test_selection_precision_and_class_balance(run_factory, tmp_path):
     assert "| spl | 2 | 2 | 0.600 | 0.400 | 0.250 | 0.750 | 0.955 | 1.409 |" in md
     summary_row = json.loads(json.dumps(asdict(rows["spl"])))
     assert summary_row["rounds"]["selection_precision"] == pytest.approx(0.75)
+
+
+def test_online_selection_losses_last_round_and_irreducible_loss(run_factory, tmp_path):
+    # rho_loss: the warm-up round logs no losses; the last round's count, not the mean.
+    for seed, (sel, cand, il) in enumerate([(0.2, 1.0, 2.5), (0.4, 1.4, 2.7)]):
+        rounds = make_rounds((1.0, 0.1, 0.1))
+        rounds[0].update(selected_loss=None, candidate_loss=None, il_mean_loss=il)
+        rounds[1].update(selected_loss=1.9, candidate_loss=2.0, il_mean_loss=il)
+        rounds[2].update(selected_loss=sel, candidate_loss=cand, il_mean_loss=il)
+        run_factory(f"rho_loss/s{seed}", method="rho_loss", seed=seed, rounds=rounds)
+    easy = make_rounds((1.0, 0.1))
+    easy[1].update(selected_loss=0.001, candidate_loss=18994.26)
+    run_factory("online_easy/s0", method="online_easy", rounds=easy)
+    run_factory("random/s0", rounds=make_rounds((1.0, 1.0)))
+    rows = _rows(run_factory)
+    rho = rows["rho_loss"].rounds
+    assert (rho.selected_loss, rho.candidate_loss) == pytest.approx((0.3, 1.2))
+    assert rho.il_mean_loss == pytest.approx(2.6)
+    assert rows["online_easy"].rounds.il_mean_loss is None
+    assert rows["random"].rounds.selected_loss is None
+    write_trajectories(list(rows.values()), str(tmp_path))
+    md = (tmp_path / "selection.md").read_text()
+    assert "| selected loss | candidate loss | irreducible loss |" in md
+    assert "| 0.300 | 1.200 | 2.600 |" in md
+    assert "| 0.001 | 18994 | n/a |" in md  # the collapsed student's candidates
+    assert "| n/a | n/a | n/a |" in md  # random selects nothing online
+    # The summary keeps them, so a report rendered again from it has the columns too.
+    write_table(list(rows.values()), str(tmp_path))
+    again = rows_from_summary(read_summary(str(tmp_path / "summary.json")))
+    rho_again = again[[r.method for r in again].index("rho_loss")].rounds
+    assert rho_again.il_mean_loss == pytest.approx(2.6)
 
 
 def test_no_rounds_means_no_round_stats(run_factory):
