@@ -26,15 +26,19 @@ ROUND_PHASES = (
 )
 
 
-def _finite_mean(values) -> float | None:
+def _finite_values(values) -> np.ndarray:
+    """``values`` without None, NaN and infinities (not logged, or a diverged loss)."""
     a = np.asarray([v for v in values if v is not None], np.float64)
-    a = a[np.isfinite(a)]
+    return a[np.isfinite(a)]
+
+
+def _finite_mean(values) -> float | None:
+    a = _finite_values(values)
     return float(a.mean()) if a.size else None
 
 
 def _mean_std(values) -> tuple[float | None, float | None]:
-    a = np.asarray([v for v in values if v is not None], np.float64)
-    a = a[np.isfinite(a)]
+    a = _finite_values(values)
     if not a.size:
         return None, None
     return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else None
@@ -129,9 +133,8 @@ def _run_round_means(run: Run) -> dict[str, float | None]:
         return _finite_mean(r.get(key) for r in run.rounds)
 
     def last_of(key):
-        values = [r.get(key) for r in run.rounds if r.get(key) is not None]
-        values = [float(v) for v in values if math.isfinite(float(v))]
-        return values[-1] if values else None
+        a = _finite_values(r.get(key) for r in run.rounds)
+        return float(a[-1]) if a.size else None
 
     shares = [s for s in map(_class_shares, run.rounds) if s is not None]
     return {

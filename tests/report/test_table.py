@@ -369,7 +369,7 @@ def test_selection_precision_and_class_balance(run_factory, tmp_path):
 
 
 def test_online_selection_losses_last_round_and_irreducible_loss(run_factory, tmp_path):
-    # rho_loss: the warm-up round logs no losses; the last round's count, not the mean.
+    # rho_loss: the warm-up round logs no losses; the report takes the last round's, not the mean.
     for seed, (sel, cand, il) in enumerate([(0.2, 1.0, 2.5), (0.4, 1.4, 2.7)]):
         rounds = make_rounds((1.0, 0.1, 0.1))
         rounds[0].update(selected_loss=None, candidate_loss=None, il_mean_loss=il)
