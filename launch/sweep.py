@@ -15,7 +15,10 @@ is skipped; an interrupted one resumes from its checkpoint, so re-running the
 sweep after a crash finishes the work. Here the runs go one after another, or
 ``--jobs N`` at a time (a small model on a CPU uses about one core); on a
 cluster, a job array runs one each: ``--task-id $SLURM_ARRAY_TASK_ID``
-(``--count`` prints the array size). Then ``python -m lgl_spl.report ROOT --out
+(``--count`` prints the array size). A run whose workdir another process holds (a second
+sweep on the same root, a run started by hand) is skipped as busy and named at the end; the
+run's own workdir lock (docs/reliability.md) makes sure no workdir is trained twice at once.
+Then ``python -m lgl_spl.report ROOT --out
 OUT`` tabulates them. The runs share the persistent compilation cache
 (``train.compilation_cache``, on by default): the first run of a config compiles its
 programs, the later ones load them.
@@ -31,6 +34,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+
+from lgl_spl.lock import holder
+
+# The one line a run prints when another process holds its workdir (lgl_spl/lock.py).
+_BUSY_LINE = "error: another run is using the workdir"
+BUSY = 2  # the run's exit code then (a ConfigError)
 
 
 @dataclass(frozen=True)
@@ -130,29 +139,57 @@ def main(argv=None) -> int:
     if args.jobs < 1:
         raise SystemExit(f"error: --jobs must be ≥ 1, got {args.jobs}")
     t_start = time.time()
-    todo = []
+    todo, busy = [], []
     for i, run in enumerate(runs, 1):
         label = f"[{i}/{len(runs)}] {run.workdir}"
         if is_finished(run.workdir):
             print(f"{label}: finished, skipped", flush=True)
         elif args.dry_run:
             print(" ".join(run.command()))
+        elif _busy(label, run):
+            busy.append(run.workdir)
         else:
             todo.append((label, run))
-    failed = [] if args.dry_run else _run_all(todo, args.jobs)
-    print(f"{len(runs) - len(failed)}/{len(runs)} runs ok in {time.time() - t_start:.0f} s")
+    failed = [] if args.dry_run else _run_all(todo, args.jobs, busy)
+    ok = len(runs) - len(failed) - len(busy)
+    print(f"{ok}/{len(runs)} runs ok in {time.time() - t_start:.0f} s")
+    for workdir in busy:
+        print(f"busy, skipped (another process holds it; re-run the sweep later): {workdir}")
     for workdir in failed:
         print(f"failed: {workdir}", file=sys.stderr)
     return 1 if failed else 0
 
 
-def _run_all(todo: list, jobs: int) -> list[str]:
-    """Run ``(label, run)`` pairs, ``jobs`` at a time, in order; the workdirs that failed."""
+def _busy(label: str, run: Run) -> bool:
+    """Whether another process holds the run's workdir (then it is said, and skipped)."""
+    who = holder(run.workdir)
+    if who is not None:
+        print(f"{label}: busy ({who}), skipped", flush=True)
+    return who is not None
+
+
+def _lost_the_race(run: Run) -> bool:
+    """A run that exited because another process took its workdir first (its log says so)."""
+    try:
+        with open(os.path.join(run.workdir, "log.txt")) as f:
+            tail = f.read()[-4000:]
+    except OSError:
+        return False
+    return _BUSY_LINE in tail.rsplit("$ ", 1)[-1]
+
+
+def _run_all(todo: list, jobs: int, busy: list[str]) -> list[str]:
+    """Run ``(label, run)`` pairs, ``jobs`` at a time, in order; the workdirs that failed.
+
+    A run that another process took between the check and its start is added to ``busy``."""
     failed, running = [], []
     todo = list(todo)
     while todo or running:
         while todo and len(running) < jobs:
             label, run = todo.pop(0)
+            if _busy(label, run):  # taken while the runs before it trained
+                busy.append(run.workdir)
+                continue
             print(f"{label}: running", flush=True)
             running.append((label, run, start(run), time.time()))
         for entry in list(running):
@@ -161,6 +198,10 @@ def _run_all(todo: list, jobs: int) -> list[str]:
             if code is None:
                 continue
             running.remove(entry)
+            if code == BUSY and _lost_the_race(run):
+                print(f"{label}: busy (another process took it first), skipped", flush=True)
+                busy.append(run.workdir)
+                continue
             status = "done" if code == 0 else f"FAILED (exit {code}; see log.txt)"
             print(f"{label}: {status} in {time.time() - t0:.0f} s", flush=True)
             if code:

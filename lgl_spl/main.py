@@ -11,14 +11,31 @@ workdir's checkpoint.
 from __future__ import annotations
 
 import os
-import re
+import signal
 import sys
-import traceback
 
-from absl import flags
-from ml_collections import config_flags
 
-from lgl_spl.errors import ConfigError, SaveError
+def _starting_interrupted(*_) -> None:
+    sys.stderr.write("error: interrupted (Ctrl-C) while starting; nothing was written\n")
+    os._exit(130)
+
+
+# Ctrl-C while the program's libraries load: one line, no traceback. (A SIGINT that the
+# parent ignores, as a shell does for background jobs, stays ignored throughout.)
+_IGNORED = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+if __name__ == "__main__" and not _IGNORED:
+    signal.signal(signal.SIGINT, _starting_interrupted)
+
+import re  # noqa: E402
+import traceback  # noqa: E402
+
+from absl import flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from lgl_spl.errors import ConfigError, SaveError, UserCodeError  # noqa: E402
+
+# Set to print the full traceback of an error in the user's own code (a model, a config).
+TRACEBACK_ENV = "LGL_SPL_TRACEBACK"
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (.py).")
 _WORKDIR = flags.DEFINE_string(
@@ -53,6 +70,7 @@ def _run(argv) -> None:
         reason = str(e).strip().splitlines()[-1].strip()
         raise ConfigError(f"cannot load the config file {path!r}: {reason}") from None
     workdir = _WORKDIR.value or default_workdir(config_arg)
+    _RUN["workdir"] = workdir
     from lgl_spl.train import train_and_evaluate  # jax starts only after the flags are good
 
     try:
@@ -62,6 +80,30 @@ def _run(argv) -> None:
 
         note = kept_note(os.path.join(workdir, "checkpoints"))
         raise SaveError(f"cannot write the run's files in {workdir} ({e}); {note}") from None
+
+
+_RUN: dict = {"workdir": None}  # the workdir once the flags are good (for the closing line)
+
+
+def _interrupted() -> str:
+    """The line for a Ctrl-C outside the training steps (set-up, compilation, a save)."""
+    workdir = _RUN["workdir"]
+    if workdir is None:
+        return "interrupted (Ctrl-C) while starting; nothing was written"
+    from lgl_spl.train.checkpoints import kept_note
+
+    directory = os.path.join(workdir, "checkpoints")
+    return f"interrupted (Ctrl-C) outside the training steps; {kept_note(directory, failure=False)}"
+
+
+def _user_code(error: UserCodeError) -> str:
+    """The line for an exception raised in the user's own code; where its traceback is."""
+    if os.environ.get(TRACEBACK_ENV):
+        traceback.print_exception(error.error, file=sys.stderr)
+        return str(error)
+    log = getattr(error, "log_path", None)
+    shown = f"the full traceback is in {log}" if log else f"{TRACEBACK_ENV}=1 shows the traceback"
+    return f"{error} ({shown})"
 
 
 def _config_path() -> str:
@@ -93,6 +135,8 @@ def _load_error(error: BaseException) -> str:
     where = f"{path}, line {line}" if line else path
     if isinstance(error, ConfigError):  # the project's own message says what is wrong
         return f"cannot load the config file {where}: {_first_line(error)}"
+    if os.environ.get(TRACEBACK_ENV):
+        traceback.print_exception(error, file=sys.stderr)
     return f"cannot load the config file {where}: {type(error).__name__}: {_first_line(error)}"
 
 
@@ -151,6 +195,27 @@ def _help(full: bool) -> str:
 
 
 def main() -> None:
+    # Outside the training steps (start-up, data, compilation of the initial state, the
+    # closing writes) Ctrl-C ends the process at once: a KeyboardInterrupt there can land
+    # inside a library's import, which turns it into an ImportError and a traceback. Every
+    # file the run writes is replaced whole or appended (checkpoints and rewrites by
+    # rename), so stopping anywhere loses nothing saved. The loop handles it as SIGTERM.
+    previous = None if _IGNORED else signal.signal(signal.SIGINT, _interrupted_now)
+    try:
+        _main()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_now(*_) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(f"error: {_interrupted()}\n")
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _main() -> None:
     args = sys.argv[1:]
     if any(a in _HELPFULL for a in args) or any(a in _HELP for a in args):
         print(_help(full=any(a in _HELPFULL for a in args)))
@@ -177,6 +242,9 @@ def main() -> None:
     except SaveError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(4)
+    except UserCodeError as e:
+        print(f"error: {_user_code(e)}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -174,34 +174,61 @@ def is_leader() -> bool:
 
 
 class PreemptionWatch:
-    """SIGTERM: finish the current step, then stop at a step all processes agree on.
+    """SIGTERM and Ctrl-C (SIGINT): finish the current step, then stop at a step all
+    processes agree on (after saving a checkpoint there).
 
-    In one process a Python handler sets a flag. In a multi-process run each
-    process may get the signal at a different step, and a checkpoint saved at
-    different steps would deadlock; there JAX's preemption service (which
-    handles SIGTERM itself once ``jax.distributed`` is up) picks the common step.
+    In one process a Python handler sets a flag; a second signal stops the process at
+    once (one line, no traceback: the checkpoints on disk are complete or set aside on
+    the next start). In a multi-process run each process may get the signal at a
+    different step, and a checkpoint saved at different steps would deadlock; there
+    JAX's preemption service (which handles SIGTERM itself once ``jax.distributed`` is
+    up) picks the common step, and Ctrl-C ends each process at once.
     """
 
-    def __init__(self):
-        self._flag = False
-        self._previous = None
+    SIGNALS = {signal.SIGTERM: ("SIGTERM", 143), signal.SIGINT: ("Ctrl-C", 130)}
+
+    def __init__(self, *, on_second=None):
+        self.received: int | None = None  # the first signal's number
+        self._previous: dict = {}
         self._multi = jax.process_count() > 1
+        self._on_second = on_second  # () -> str: what the at-once exit line says is kept
 
     def start(self) -> None:
         if not self._multi:
-            self._previous = signal.signal(signal.SIGTERM, self._set)
+            for sig in self.SIGNALS:
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. a background job's SIGINT
+                    self._previous[sig] = signal.signal(sig, self._set)
 
     def stop(self) -> None:
-        """Give SIGTERM back to whoever had it before :meth:`start`."""
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        """Give the signals back to whoever had them before :meth:`start`."""
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
-    def _set(self, *_) -> None:
-        self._flag = True
+    @property
+    def name(self) -> str:
+        return self.SIGNALS.get(self.received, ("SIGTERM", 143))[0]
+
+    @property
+    def exit_code(self) -> int:
+        return self.SIGNALS.get(self.received, ("SIGTERM", 143))[1]
+
+    def _set(self, signum, _frame) -> None:
+        name = self.SIGNALS[signum][0]
+        if self.received is not None:  # the second signal: stop now
+            kept = self._on_second() if self._on_second else ""
+            sys.stdout.flush()
+            sys.stderr.write(f"error: {name} again: stopped at once; {kept}\n")
+            sys.stderr.flush()
+            os._exit(self.exit_code)  # the first signal's: what the run was stopped by
+        self.received = signum
+        sys.stderr.write(
+            f"{name}: stopping after this step with a checkpoint ({name} again stops at once)\n"
+        )
+        sys.stderr.flush()
 
     def reached(self, step: int) -> bool:
         """Whether to save and stop after ``step``; call it once per step on every process."""
         if self._multi:
             return multihost_utils.reached_preemption_sync_point(step)
-        return self._flag
+        return self.received is not None

@@ -160,14 +160,18 @@ def complete_steps(directory: str) -> list[int]:
     return sorted(set(_step_dirs(directory)) - set(incomplete_steps(directory)))
 
 
-def kept_note(directory: str) -> str:
-    """What a person reads after a failed write: which checkpoint still stands, what to do."""
-    steps = complete_steps(directory)
+def kept_note(directory: str, *, failed_step: int | None = None, failure: bool = True) -> str:
+    """What a person reads after a failed write or an interrupt: which checkpoint still
+    stands, what to do. A step whose save failed is never named as kept, whatever the
+    disk shows for it (another process, or a partial write, may have put it there)."""
+    steps = [s for s in complete_steps(directory) if failed_step is None or s < failed_step]
     if not steps:
-        return "no checkpoint was saved yet; fix the cause and re-run the command"
+        start = "fix the cause and re-run the command" if failure else "re-run it to start over"
+        return f"no checkpoint was saved yet; {start}"
+    fix = "free the space (or fix the permissions) and " if failure else ""
     return (
-        f"the checkpoint at step {steps[-1]} is kept; free the space (or fix the "
-        "permissions) and re-run the same command to resume from it"
+        f"the checkpoint at step {steps[-1]} is kept; {fix}re-run the same command to "
+        "resume from it"
     )
 
 
@@ -233,9 +237,10 @@ class Checkpoints:
             # "exception was never retrieved"): keep those logs quiet from now on.
             for name in ("absl", "asyncio"):
                 logging.getLogger(name).setLevel(logging.CRITICAL)
+            kept = kept_note(self.directory, failed_step=step)
             raise SaveError(
                 f"cannot save the checkpoint at step {step} in {self.directory} "
-                f"({type(e).__name__}: {_first_line(e)}); {kept_note(self.directory)}"
+                f"({type(e).__name__}: {_first_line(e)}); {kept}"
             ) from None
 
     def restore_meta(self, step: int) -> dict:

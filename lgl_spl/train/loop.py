@@ -22,12 +22,14 @@ import numpy as np
 
 from lgl_spl import compile_cache, models, parallel
 from lgl_spl.configlib import flatten
+from lgl_spl.errors import UserCodeError, write_error_log
+from lgl_spl.lock import claim_workdir
 from lgl_spl.train import console, resume
-from lgl_spl.train.checkpoints import Checkpoints
+from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
 from lgl_spl.train.experiment import Experiment, build_experiment
 from lgl_spl.train.run_state import RunState
-from lgl_spl.train.validate import check_workdir, validate_config, validate_devices
+from lgl_spl.train.validate import validate_config, validate_devices
 from lgl_spl.train.writers import Writers
 
 
@@ -41,8 +43,20 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
     Returns the last evaluation row (the one written to ``metrics.jsonl``).
     """
     validate_config(config)
-    check_workdir(workdir)
     parallel.maybe_initialize_distributed()
+    lock = claim_workdir(workdir, leader=parallel.is_leader())  # one run per workdir
+    try:
+        return _run(config, workdir, allow_config_change)
+    except UserCodeError as e:
+        if lock is not None:  # the leader: its workdir is its own
+            e.log_path = write_error_log(workdir, e)
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(config, workdir: str, allow_config_change: bool) -> dict | None:
     cache = compile_cache.enable(config.train.compilation_cache)
     if not allow_config_change:
         resume.check_resumable(config, workdir)  # before the slow set-up, not after it
@@ -65,13 +79,18 @@ def train_and_evaluate(config, workdir: str, *, allow_config_change: bool = Fals
         _snapshots(exp, rs, 0, writers)
     t0 = time.time()
     rows: list[dict] = []
-    preemption = parallel.PreemptionWatch()
+    preemption = parallel.PreemptionWatch(
+        on_second=lambda: kept_note(ckpt.directory, failure=False)
+    )
     preemption.start()
     try:
         _train(exp, rs, start, ckpt, writers, preemption, rows, t0)
     except _Preempted as e:
-        console.info(f"SIGTERM: checkpoint saved at step {e.args[0]}; re-run to resume")
-        raise SystemExit(143) from None
+        console.info(
+            f"{preemption.name}: checkpoint saved at step {e.args[0]} in {ckpt.directory}; "
+            "re-run the same command to resume"
+        )
+        raise SystemExit(preemption.exit_code) from None
     finally:
         preemption.stop()
         writers.timing(dict(exp.timer.totals), time.time() - t0)

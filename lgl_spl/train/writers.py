@@ -114,10 +114,8 @@ class Writers:
         """``config.json`` (the flattened config) and ``run_info.json`` (facts about the data)."""
         if not self.enabled:
             return
-        with open(os.path.join(self.workdir, "config.json"), "w") as f:
-            json.dump(config, f, indent=1, sort_keys=True)
-        with open(os.path.join(self.workdir, "run_info.json"), "w") as f:
-            json.dump(run_info, f, indent=1)
+        _write_json(os.path.join(self.workdir, "config.json"), config, sort_keys=True)
+        _write_json(os.path.join(self.workdir, "run_info.json"), run_info)
 
     def label_noise(self, dataset) -> None:
         """``label_noise.npz``: which training labels were flipped, and both label sets."""
@@ -149,12 +147,18 @@ class Writers:
         timing = dict(phases)
         timing["total"] = total
         timing["student_training"] = total - sum(phases.values())
-        with open(os.path.join(self.workdir, "timing.json"), "w") as f:
-            json.dump(timing, f, indent=1)
+        _write_json(os.path.join(self.workdir, "timing.json"), timing)
 
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def _write_json(path: str, value, *, sort_keys: bool = False) -> None:
+    """Write a JSON file whole or not at all (a process stopped mid-write leaves the old one)."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=1, sort_keys=sort_keys)
+    os.replace(path + ".tmp", path)
 
 
 def _import_summary_writer():

@@ -20,9 +20,10 @@ from lgl_spl import main as main_module
 from lgl_spl.configlib import set_method
 from lgl_spl.data import sources
 from lgl_spl.errors import ConfigError, DatasetUnavailableError
+from lgl_spl.lock import claim_workdir
 from lgl_spl.samplers import SamplerContext, make_sampler
 from lgl_spl.train import experiment as experiment_module
-from lgl_spl.train.validate import check_workdir, validate_config, validate_devices
+from lgl_spl.train.validate import validate_config, validate_devices
 from tests.reliability.common import TINY, call_main, cli, config, error_lines, reset_flags
 
 # ---- config values: validate_config, before any data is read -------------------------
@@ -269,7 +270,7 @@ def test_workdir_that_cannot_be_written(tmp_path):
     (tmp_path / "a_file").write_text("")
     for bad in (tmp_path / "a_file", tmp_path / "a_file" / "below", "/proc/no/such"):
         with pytest.raises(ConfigError, match="cannot be written"):
-            check_workdir(str(bad))
+            claim_workdir(str(bad))
 
 
 def test_tfds_dataset_missing_offline(tmp_path):

@@ -8,12 +8,13 @@ import shutil
 import subprocess
 import uuid
 
+import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
 from lgl_spl.errors import ConfigError, SaveError
 from lgl_spl.train import train_and_evaluate
-from lgl_spl.train.checkpoints import Checkpoints
+from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from tests.reliability.common import TINY, cli, config, error_lines, latest_checkpoint, same_metrics
 
 # The tiny run checkpoints at its evaluations (15, 30, 45, 60) and keeps the newest two.
@@ -228,3 +229,18 @@ def test_a_full_disk_stops_the_cli_in_one_line_and_the_run_resumes(reference, tm
         same_metrics(reference, workdir)
     finally:
         subprocess.run(["umount", "-l", mount], capture_output=True)
+
+
+def test_a_failed_save_never_names_its_own_step_as_kept(tmp_path):
+    """Whatever the disk shows for the step whose save failed (another process's or a
+    partial write), the note names only an earlier checkpoint as kept."""
+    d = str(tmp_path / "ckpt")
+    ckpt = Checkpoints(d, max_to_keep=5)
+    for step in (10, 20):
+        ckpt.save(step, {"w": np.full(3, step, np.float32)}, {"step": step})
+    ckpt.close()
+    assert "step 20 is kept" in kept_note(d)
+    note = kept_note(d, failed_step=20)
+    assert "step 10 is kept" in note and "20" not in note
+    assert kept_note(d, failed_step=10).startswith("no checkpoint was saved yet")
+    assert "free the space" not in kept_note(d, failure=False)  # an interrupt, not a failure
