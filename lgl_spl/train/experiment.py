@@ -17,6 +17,7 @@ from lgl_spl.train import run_length
 from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries, carve_data
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
+from lgl_spl.train.memory import check_in_memory_limit, check_sizes
 from lgl_spl.train.resume import config_fingerprint
 from lgl_spl.train.run_state import RunState
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
@@ -132,6 +133,7 @@ def build_experiment(config) -> Experiment:
     method's derived settings).
     """
     mesh = parallel.make_mesh(int(config.train.num_devices))
+    check_in_memory_limit(config)  # before the data are read
     dataset = data_lib.load(config.data, seed=config.seed)
     method = get_method(config.method.name)
     # A learner's own data (RHO-LOSS's holdout) leave the training set before it is sized.
@@ -141,6 +143,7 @@ def build_experiment(config) -> Experiment:
     config = run_length.resolve(
         config, num_train=int(dataset.y_train.shape[0]), num_classes=int(dataset.num_classes)
     )
+    check_sizes(config, dataset, mesh)  # what the settings imply, before anything is built
     ds = dataset
     timer = PhaseTimer()
     ctx = SamplerContext(

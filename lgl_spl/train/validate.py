@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 
 from lgl_spl import settings
 from lgl_spl.errors import ConfigError
@@ -147,18 +146,6 @@ def validate_run(config, dataset, device_count: int) -> None:
     n = int(dataset.y_train.shape[0])
     if n == 0:
         raise ConfigError(f"dataset {config.data.name!r} has no training examples")
-
-
-def check_workdir(workdir: str) -> None:
-    """The workdir must exist (or be creatable) and be writable."""
-    try:
-        os.makedirs(workdir, exist_ok=True)
-        probe = os.path.join(workdir, ".write_test")
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as e:
-        raise ConfigError(f"workdir {workdir!r} cannot be written: {e.strerror or e}") from None
 
 
 def validate_step_selector(selector, batch: int, device_count: int) -> None:
