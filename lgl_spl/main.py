@@ -76,6 +76,9 @@ def _run(argv) -> None:
     try:
         train_and_evaluate(config, workdir, allow_config_change=_ALLOW.value)
     except OSError as e:  # a full disk or a lost permission while writing the run's files
+        outside = e.filename and not _inside(str(e.filename), workdir)
+        if outside:  # a file the run reads (its data), not one of its own
+            raise ConfigError(f"{str(e.filename)!r} cannot be read: {e.strerror or e}") from None
         from lgl_spl.train.checkpoints import kept_note
 
         note = kept_note(os.path.join(workdir, "checkpoints"))
@@ -104,6 +107,11 @@ def _user_code(error: UserCodeError) -> str:
     log = getattr(error, "log_path", None)
     shown = f"the full traceback is in {log}" if log else f"{TRACEBACK_ENV}=1 shows the traceback"
     return f"{error} ({shown})"
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([path, folder]) == folder
 
 
 def _config_path() -> str:
@@ -135,9 +143,13 @@ def _load_error(error: BaseException) -> str:
     where = f"{path}, line {line}" if line else path
     if isinstance(error, ConfigError):  # the project's own message says what is wrong
         return f"cannot load the config file {where}: {_first_line(error)}"
+    line = f"cannot load the config file {where}: {type(error).__name__}: {_first_line(error)}"
+    if isinstance(error, SyntaxError):
+        return line
     if os.environ.get(TRACEBACK_ENV):
         traceback.print_exception(error, file=sys.stderr)
-    return f"cannot load the config file {where}: {type(error).__name__}: {_first_line(error)}"
+        return line
+    return f"{line} ({TRACEBACK_ENV}=1 shows the traceback)"
 
 
 def _flag_error(error: flags.Error) -> str:

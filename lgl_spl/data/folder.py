@@ -51,6 +51,15 @@ def _entries(folder: str) -> list[os.DirEntry]:
         raise ConfigError(f"folder {folder!r} cannot be read: {e.strerror or e}") from None
 
 
+def _is_dir(entry: os.DirEntry) -> bool:
+    """Whether ``entry`` is a folder; an entry that cannot be followed (a symlink loop, a
+    lost mount) is a data error naming it, never an error of the run's own files."""
+    try:
+        return entry.is_dir()
+    except OSError as e:
+        raise ConfigError(f"{entry.path!r} cannot be read: {e.strerror or e}") from None
+
+
 def scan(root: str) -> Tree:
     """The class folders and image files under ``root``; every layout error is one line."""
     if not root:
@@ -70,7 +79,7 @@ def scan(root: str) -> Tree:
                 "test/<class>/ (val/<class>/ optional)"
             )
         entries = _entries(top)
-        stray = [e.name for e in entries if not e.is_dir()]
+        stray = [e.name for e in entries if not _is_dir(e)]
         if stray:
             raise ConfigError(
                 f"{os.path.join(top, stray[0])!r} is not a class folder: {top!r} must hold "
@@ -84,7 +93,7 @@ def scan(root: str) -> Tree:
             images = []
             for f in _entries(entry.path):
                 rel = os.path.join(split, entry.name, f.name)
-                if f.is_dir():
+                if _is_dir(f):
                     raise ConfigError(
                         f"{os.path.join(root, rel)!r} is a folder inside a class folder; "
                         "a class folder holds image files only"

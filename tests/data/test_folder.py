@@ -206,6 +206,15 @@ def _broken(tmp_path, case):
         return f"'{root / 'train' / 'ant' / 'more'}' is a folder inside a class folder"
     if case == "no folder":
         return f"data.path '{root / 'nope'}' is not a folder"
+    if case == "symlink loop":  # once blamed on the workdir (exit 4)
+        (root / "train" / "ant" / "loop.png").symlink_to("loop.png")
+        return f"'{root / 'train' / 'ant' / 'loop.png'}' cannot be read: Too many levels"
+    if case == "class folder loop":
+        (root / "test" / "ant" / "deeper").symlink_to("deeper")
+        return f"'{root / 'test' / 'ant' / 'deeper'}' cannot be read"
+    if case == "dangling link":
+        (root / "val" / "Moth" / "gone.jpg").symlink_to(root / "nowhere.jpg")
+        return f"image '{root / 'val' / 'Moth' / 'gone.jpg'}' cannot be read"
     raise AssertionError(case)
 
 
@@ -220,6 +229,9 @@ ERROR_CASES = (
     "stray file",
     "nested folder",
     "no folder",
+    "symlink loop",
+    "class folder loop",
+    "dangling link",
 )
 
 
@@ -237,6 +249,8 @@ def test_hidden_files_are_ignored(tmp_path):
     write_tree(tmp_path)
     (tmp_path / "train" / ".DS_Store").write_bytes(b"\0\0")
     (tmp_path / "train" / "ant" / ".thumb.png").write_bytes(b"junk")
+    (tmp_path / "train" / "ant" / "._0.png").write_bytes(b"\0\5\26\7")  # macOS AppleDouble
+    (tmp_path / "test" / "ant" / ".loop.png").symlink_to(".loop.png")
     assert len(data.load(data_cfg(tmp_path), seed=0).y_train) == 12
 
 
@@ -310,12 +324,21 @@ def test_main_streams_a_folder_through_grain_workers(tmp_path):
             assert a[key] == b[key], key
 
 
-def test_main_reports_a_bad_folder_in_one_line(tmp_path):
+@pytest.mark.parametrize("kind", ["not really a JPEG", "symlink loop"])
+def test_main_reports_a_bad_folder_in_one_line(tmp_path, kind):
     write_tree(tmp_path / "images")
     bad = tmp_path / "images" / "test" / "zebra" / "1.jpg"
-    bad.write_bytes(b"\xff\xd8 not really")
-    proc, _ = main(tmp_path)
-    assert proc.returncode == 2
+    if kind == "symlink loop":  # a data error (exit 2), not the workdir's (it was exit 4)
+        bad.unlink()
+        bad.symlink_to(bad.name)
+    else:
+        bad.write_bytes(b"\xff\xd8 not really")
+    proc, workdir = main(tmp_path)
+    assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and lines[0].startswith(f"error: image '{bad}' cannot be read: ")
+    assert len(lines) == 1 and "cannot be read: " in lines[0], lines
+    assert lines[0].startswith(
+        f"error: image '{bad}'" if kind != "symlink loop" else f"error: '{bad}'"
+    )
     assert "Traceback" not in proc.stderr
+    assert not (workdir / "metrics.jsonl").exists()

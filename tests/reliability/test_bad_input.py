@@ -460,6 +460,23 @@ def test_broken_config_file_is_one_line_naming_file_and_line(run_main, tmp_path,
     assert message in line, line
 
 
+def test_a_config_files_own_error_can_show_its_traceback(run_main, tmp_path, monkeypatch):
+    """One line by default (saying how to see more); the traceback with LGL_SPL_TRACEBACK=1."""
+    path = tmp_path / "broken.py"
+    path.write_text("def get_config():\n    return helper()\n\ndef helper():\n    return 1 / 0\n")
+    code, err, _ = run_main(f"--config={path}", f"--workdir={tmp_path / 'run'}")
+    (line,) = error_lines(err)
+    assert code == 2 and "Traceback" not in err, err
+    assert line.endswith(
+        "line 5: ZeroDivisionError: division by zero (LGL_SPL_TRACEBACK=1 shows the traceback)"
+    )
+    monkeypatch.setenv("LGL_SPL_TRACEBACK", "1")
+    code, err, _ = run_main(f"--config={path}", f"--workdir={tmp_path / 'run'}")
+    assert code == 2 and "Traceback (most recent call last)" in err and "return 1 / 0" in err
+    (line,) = error_lines(err)
+    assert line.endswith("line 5: ZeroDivisionError: division by zero"), line
+
+
 @pytest.mark.parametrize(
     "arg, message",
     [
