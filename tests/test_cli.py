@@ -118,3 +118,42 @@ def test_console_reports_progress_evaluations_and_a_summary(tmp_path):
     assert evals == ["15", "30", "45", "60"]
     assert re.search(r"done in .*: final test accuracy [\d.]+ % at step 60", text)
     assert f"tensorboard --logdir {workdir}/tensorboard" in text
+
+
+@pytest.mark.parametrize(
+    ("model", "raised", "line"),
+    [
+        ("RaisesInCall", "ValueError: the model is unhappy", 82),  # at the first train step
+        ("NNXRaisesInInit", "KeyError: 'no such layer'", 168),  # while the model is built
+    ],
+)
+def test_a_user_model_error_is_one_line_with_the_log(tmp_path, model, raised, line):
+    """An exception in the user's own model: one line naming the model, the exception and the
+    line of the user's file; the whole traceback in DIR/error.log (or on the console)."""
+    workdir = tmp_path / "run"
+    args = ["--config", "configs/digits_random.py", "--workdir", str(workdir)]
+    args += [f"--config.model.name=tests.models.own_models:{model}", "--config.model.width=1"]
+    done = run(*args)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    (error,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    path = os.path.join("tests", "models", "own_models.py")
+    assert error.startswith(f"error: model 'tests.models.own_models:{model}' raised {raised} ")
+    assert error.endswith(f"at {path}:{line} (the full traceback is in {workdir}/error.log)")
+    log = (workdir / "error.log").read_text()
+    assert "Traceback (most recent call last)" in log and f'own_models.py", line {line}' in log
+    metrics, checkpoints = workdir / "metrics.jsonl", workdir / "checkpoints"
+    assert not metrics.exists() or not metrics.read_text()  # no row, no step saved
+    assert not checkpoints.exists() or not [p for p in os.listdir(checkpoints) if p.isdigit()]
+
+    env = dict(os.environ, LGL_SPL_TRACEBACK="1")
+    shown = subprocess.run(
+        [sys.executable, "-m", "lgl_spl.main", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shown.returncode == 1 and "Traceback (most recent call last)" in shown.stderr
+    assert shown.stderr.strip().splitlines()[-1].endswith(f"at {path}:{line}")

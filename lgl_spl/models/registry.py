@@ -83,8 +83,8 @@ def check_model_name(name: str) -> None:
 def get_model(
     name: str, *, num_classes: int, width: float = 1.0, compute_dtype: str = "float32", **kwargs
 ) -> nn.Module:
-    """Build model ``name`` (or ``package.module:Name``, a module of your own: models/own.py);
-    unknown names raise ConfigError listing the known ones.
+    """Build model ``name`` (or ``package.module:Name``, a Linen or NNX module of your own:
+    models/own.py); unknown names raise ConfigError listing the known ones.
 
     ``compute_dtype`` is the dtype of the activations and matrix products (bfloat16:
     mixed precision); parameters stay float32, BatchNorm reduces its statistics in

@@ -1,5 +1,7 @@
 """``model.name = "package.module:Name"``: a user's Flax module, checked before training."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,10 +39,15 @@ def test_a_pair_model_gets_its_width_and_keeps_its_features():
     [
         ("no_such_package_xyz.models:Net", "cannot import 'no_such_package_xyz.models'"),
         (f"{OWN}:Missing", "has no attribute 'Missing'"),
-        (f"{OWN}:NOT_A_MODULE", "is not a Flax Linen module class"),
+        (f"{OWN}:NOT_A_MODULE", "is not a Flax module class (Linen nn.Module or nnx.Module)"),
         (f"{OWN}:NoClasses", "no num_classes attribute"),
         (f"{OWN}:NoTrain", "__call__ must take (x, train)"),
         (f"{OWN}:", "package.module:Name"),
+        (  # the user's module raises while it is imported: the line of their file is named
+            "tests.models.own_models_broken:Net",
+            "(NameError: name 'undefined_helper' is not defined at "
+            + os.path.join("tests", "models", "own_models_broken.py:5)"),
+        ),
     ],
 )
 def test_a_bad_import_path_is_one_line_before_any_data(name, message):
