@@ -48,3 +48,20 @@ def test_ci_runs_the_readme_commands():
     assert any("python -m lgl_spl.main --config configs/digits_random.py" in c for c in commands)
     assert any("--help" in c for c in commands)
     assert ("train", "runs/digits_random") in [(k, a) for k, a, _ in marked]
+
+
+def test_the_notebook_has_an_extra_and_a_readme_command_ci_runs():
+    """The quickstart notebook runs as the README says, with the extra it names (CI runs the
+    block; tests/examples/test_quickstart.py executes the notebook in the test suite too)."""
+    import tomllib
+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
+        extras = tomllib.load(f)["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=\[ ]", d)[0] for d in extras["notebook"]}
+    assert {"nbconvert", "ipykernel"} <= names and names & {"jupyterlab", "notebook"}
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    marked = re.findall(r"<!-- ci: run -->\n```bash\n(.*?)\n```", readme, re.S)
+    (block,) = [b for b in marked if "quickstart.ipynb" in b]
+    assert "pip install -e '.[notebook]'" in block
+    assert "jupyter nbconvert --to notebook --execute examples/quickstart.ipynb" in block
