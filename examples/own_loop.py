@@ -1,11 +1,16 @@
 """lgl_spl's samplers in a plain Flax + optax loop of your own, on your own model and arrays.
 
     python examples/own_loop.py                      # spl, spld, advise and lgl on digits
+    python examples/own_loop.py --methods all        # every method, online selection too
     python examples/own_loop.py --methods lgl --rounds 12
 
 Each round: ask the sampler which signals it needs, compute them with the model
 (``L.compute_signals``), get the round's plan, train on ``plan.indices`` weighted
-by ``plan.weights`` with the classes of ``plan.class_mask``. README: "In your own loop".
+by ``plan.weights`` with the classes of ``plan.class_mask``. A step-level method
+(``online_hard``, ``online_easy``, ``rho_loss``) plans each step's *candidates*
+(``plan.keep`` of them train): the step scores them in eval mode and keeps what the
+method's selector picks (``L.score_candidates``, ``L.select_candidates``); RHO-LOSS's
+irreducible losses come from ``L.build_irreducible_loss``. README: "In your own loop".
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ SETTINGS = {  # each method's settings (docs/design.md §3); the rest keep their
         knn_examples=0,
     ),  # fmt: skip
     "lgl": {"num_stages": 2, "order": "dissimilar"},
+    # Online selection: each step scores 4 × the batch; RHO-LOSS's IL model trains 5 epochs
+    # on a holdout of a tenth of the data.
+    "online_hard": {"candidates": 256},
+    "online_easy": {"candidates": 256},
+    "rho_loss": {"candidates": 256, "il_epochs": 5, "holdout_fraction": 0.1},
 }
 
 
@@ -72,6 +82,19 @@ def train_step(params, opt_state, x, y, weights, class_mask, lr):
 predict = jax.jit(lambda params, x: MODEL.apply({"params": params}, x))
 
 
+@functools.partial(jax.jit, static_argnames=("select", "keep"))
+def selecting_step(params, opt_state, x, y, idx, weights, class_mask, lr, per_example, *,
+                   select, keep):  # fmt: skip
+    """A step-level method's step: score the row's candidates, train on the ``keep`` picked."""
+    logits, features = MODEL.apply({"params": params}, x)  # eval mode, current parameters
+    candidates = L.score_candidates(
+        logits, y, idx, weights, class_mask=class_mask, per_example=per_example,
+        features=features,
+    )  # fmt: skip
+    picked, kept_weights = L.select_candidates(select, candidates, keep)
+    return train_step(params, opt_state, x[picked], y[picked], kept_weights, class_mask, lr)
+
+
 def load(num_train: int):
     digits = load_digits()
     x = (digits.images[..., None] / 16.0).astype(np.float32)  # [N, 8, 8, 1] in [0, 1]
@@ -82,11 +105,18 @@ def load(num_train: int):
 
 def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> dict:
     (x, y), (x_test, y_test) = train, test
+    holdout = None
+    if method == "rho_loss":  # the IL model's data leave the training set first
+        (x, y), holdout = L.split_holdout(x, y, SETTINGS[method]["holdout_fraction"])
     steps = rounds * -(-len(y) // batch)
     sampler = L.build_sampler(
-        method, labels=y, batch_size=batch, num_steps=steps, seed=seed, **SETTINGS[method]
+        method, labels=y, batch_size=batch, num_steps=steps, seed=seed, **SETTINGS.get(method, {})
     )
     learner = L.build_embedding_learner(x, sampler=sampler) if method == "advise" else None
+    selector, irreducible = sampler.step_selector, None
+    if method == "rho_loss":
+        il = L.build_irreducible_loss(x, sampler=sampler, holdout=holdout, model=Net(10))
+        irreducible, _ = il.compute()  # [N]: each example's loss under the IL model
     key = jax.random.key(seed)
     params = MODEL.init(key, x[:1])["params"]
     opt_state, state = TX.init(params), sampler.init()
@@ -110,11 +140,18 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
             step = r * sampler.steps_per_round + i
             if step >= steps:
                 break
-            idx = plan.indices[i]
+            idx, w = plan.indices[i], plan.weights[i]
             lr = SCHEDULE(plan.schedule_step(step))
-            params, opt_state, loss = train_step(
-                params, opt_state, x[idx], y[idx], plan.weights[i], mask, lr
-            )
+            if selector is not None and step >= selector.warmup_steps:  # rows of candidates
+                extra = {} if irreducible is None else {"irreducible_loss": irreducible[idx]}
+                params, opt_state, loss = selecting_step(
+                    params, opt_state, x[idx], y[idx], idx, w, mask, lr, extra,
+                    select=selector.select, keep=plan.keep,
+                )  # fmt: skip
+                continue
+            if selector is not None:  # a warm-up step: the row's first candidates
+                idx, w = idx[: plan.keep], w[: plan.keep]
+            params, opt_state, loss = train_step(params, opt_state, x[idx], y[idx], w, mask, lr)
     logits, _ = predict(params, x_test)
     accuracy = float(np.mean(np.argmax(np.where(mask, logits, -np.inf), -1) == y_test))
     return {"test_accuracy": accuracy, "selected_fraction": fractions, "last_loss": float(loss)}
@@ -122,17 +159,18 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="spl,spld,advise,lgl")
+    parser.add_argument("--methods", default="spl,spld,advise,lgl", help="or: all")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--num_train", type=int, default=1200)
     args = parser.parse_args(argv)
     train, test = load(args.num_train)
     results = {}
-    for method in args.methods.split(","):
+    methods = L.BUILT_IN if args.methods == "all" else args.methods.split(",")
+    for method in methods:
         results[method] = run(method, train, test, rounds=args.rounds, batch=args.batch)
         fractions = " ".join(f"{f:.2f}" for f in results[method]["selected_fraction"])
-        print(f"{method:7s} test accuracy {results[method]['test_accuracy']:.3f}; "
+        print(f"{method:11s} test accuracy {results[method]['test_accuracy']:.3f}; "
               f"selected per round: {fractions}")  # fmt: skip
     return results
 

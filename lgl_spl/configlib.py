@@ -9,6 +9,7 @@ their defaults come from its schema beside its sampler (``lgl_spl.samplers``).
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -150,6 +151,35 @@ def set_method(c, name: str, **overrides):
         c.method = m
     if c.is_locked:
         c.method.lock()
+    return c
+
+
+def override_method(c, overrides: list[tuple[str, str]]):
+    """Apply ``--config.method.KEY=VALUE`` overrides (``(KEY, VALUE)`` text pairs) to ``c``.
+
+    ``method.name=X`` switches the config to method ``X`` with its defaults (its settings
+    can follow: ``method.num_clusters=3``); every other block of the config is kept as the
+    config set it (an optimiser chosen for another method included). Without a new name the
+    settings change the config's own method block. A setting the method lacks is one
+    ConfigError line listing the method's settings.
+    """
+    names = [value.strip() for key, value in overrides if key == "name"]
+    if names and names[-1] != c.method.name:
+        set_method(c, names[-1])
+    method = get_method(c.method.name)
+    with c.unlocked():
+        for key, value in overrides:
+            if key == "name":
+                continue
+            if key not in method.fields:
+                close = difflib.get_close_matches(key, list(method.fields), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                known = ", ".join(sorted(method.fields)) or "none"
+                raise ConfigError(
+                    f"--config.method.{key}: method {method.name!r} has no setting {key!r}; "
+                    f"{hint}its settings: {known}"
+                )
+            c.method[key] = settings.parse(f"method.{key}", method.fields[key], value)
     return c
 
 

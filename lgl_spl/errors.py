@@ -59,6 +59,8 @@ def user_frame(error: BaseException) -> str | None:
             continue
         if any(path.startswith(lib) for lib in libraries) or "site-packages" in path:
             continue
+        if not os.path.isfile(path):  # a compiled extension's source name (numpy's .pyx)
+            continue
         found = f"{os.path.relpath(path) if path.startswith(os.getcwd()) else path}:{frame.lineno}"
     return found
 

@@ -69,6 +69,10 @@ def _run(argv) -> None:
         path = getattr(flags.FLAGS["config"], "config_filename", "")
         reason = str(e).strip().splitlines()[-1].strip()
         raise ConfigError(f"cannot load the config file {path!r}: {reason}") from None
+    if _RUN["method"]:  # --config.method.*: applied by the project, not by config_flags
+        from lgl_spl.configlib import override_method
+
+        override_method(config, _RUN["method"])
     workdir = _WORKDIR.value or default_workdir(config_arg)
     _RUN["workdir"] = workdir
     from lgl_spl.train import train_and_evaluate  # jax starts only after the flags are good
@@ -85,7 +89,34 @@ def _run(argv) -> None:
         raise SaveError(f"cannot write the run's files in {workdir} ({e}); {note}") from None
 
 
-_RUN: dict = {"workdir": None}  # the workdir once the flags are good (for the closing line)
+# The workdir once the flags are good (for the closing line); the method overrides taken
+# out of the command line.
+_RUN: dict = {"workdir": None, "method": []}
+_METHOD_FLAG = re.compile(r"^--?config\.method\.(\w+)(?:=(.*))?$", re.S)
+
+
+def _take_method_overrides(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--config.method.KEY[=]VALUE`` flags, which go to ``_RUN``.
+
+    config_flags can only set keys the config already has; switching the method
+    (``--config.method.name=spld``) brings keys the old method block lacks, so the project
+    applies these itself once the config is loaded (configlib.override_method).
+    """
+    kept, taken, i = [], [], 0
+    while i < len(argv):
+        match = _METHOD_FLAG.match(argv[i])
+        if match is None:
+            kept.append(argv[i])
+        elif match.group(2) is not None:
+            taken.append((match.group(1), match.group(2)))
+        elif i + 1 < len(argv):
+            taken.append((match.group(1), argv[i + 1]))
+            i += 1
+        else:
+            raise ConfigError(f"{argv[i]} needs a value ({argv[i]}=VALUE)")
+        i += 1
+    _RUN["method"] = taken
+    return kept
 
 
 def _interrupted() -> str:
@@ -202,6 +233,11 @@ def _help(full: bool) -> str:
     for flag in own:
         lines.append(f"  --{flag.name}: {flag.help}")
     lines.append("  --config.KEY=VALUE: override one config key (e.g. --config.seed=1)")
+    lines.append(
+        "  --config.method.name=X: switch to method X at its defaults (a name, or "
+        "package.module:ATTR); X's settings may follow (--config.method.num_clusters=3); the "
+        "config's other blocks stay as it set them, its optimiser and schedule included"
+    )
     lines.append("  --helpfull: every flag, absl's included")
     return "\n".join(lines)
 
@@ -235,6 +271,11 @@ def _main() -> None:
     from lgl_spl.train import console
 
     console.setup_logging()
+    try:
+        sys.argv = _take_method_overrides(sys.argv)  # config_flags reads sys.argv itself
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     try:
         argv = flags.FLAGS(sys.argv)
     except flags.Error as e:

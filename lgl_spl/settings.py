@@ -105,6 +105,41 @@ def block(doc: str) -> Field:
     return Field({}, doc, "block")
 
 
+def parse(name: str, field: Field, text: str) -> Any:
+    """A command-line ``text`` as the value ``field`` takes (checked by ``field.check``)."""
+    import ast
+
+    text = str(text).strip()
+    if field.kind == "text":
+        return text
+    if field.kind == "flag":
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{name} must be True or False, got {text!r}")
+    if field.kind == "choice":
+        for choice in field.choices:
+            if str(choice) == text:
+                return choice
+        raise ConfigError(
+            f"{name} must be one of {', '.join(map(str, field.choices))}, got {text!r}"
+        )
+    try:
+        if field.kind == "int":
+            value = int(text)
+        elif field.kind == "float":
+            value = float(text)  # also nan and inf, which the check refuses by name
+        else:
+            value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        what = {"int": "an integer", "float": "a number"}.get(field.kind, f"a {field.kind}")
+        raise ConfigError(f"{name} must be {what}, got {text!r}") from None
+    field.check(name, value)
+    return value
+
+
 def defaults(fields: Mapping[str, Field]) -> dict[str, Any]:
     """``{key: default}`` (a ``block`` field's default is a fresh empty dict)."""
     return {k: (dict(f.default) if f.kind == "block" else f.default) for k, f in fields.items()}

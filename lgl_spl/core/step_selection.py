@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 
 class Candidates(NamedTuple):
@@ -28,10 +29,46 @@ class Candidates(NamedTuple):
     # Per-example arrays the step was handed, read at the candidates' indices (e.g.
     # RHO-LOSS's ``irreducible_loss`` [M]); empty when the method hands none.
     per_example: Mapping[str, jax.Array] = {}
+    features: jax.Array | None = None  # [M, F] float32: the model's features, when it gives them
 
 
-# (candidates, k) -> [k] int32 positions into the candidates; k is static.
-Selector = Callable[[Candidates, int], jax.Array]
+# (candidates, k) -> [k] int32 positions into the candidates, or (positions, [k] float32
+# weights) for a selector that also weights what it keeps; k is static.
+Selector = Callable[[Candidates, int], jax.Array | tuple[jax.Array, jax.Array]]
+
+# Logits of classes outside a class mask: finite, so no NaN in the softmax.
+MASKED_LOGIT = -1e9
+
+
+def score_candidates(
+    logits: jax.Array,
+    labels: jax.Array,
+    indices: jax.Array,
+    weights: jax.Array,
+    *,
+    class_mask: jax.Array | None = None,
+    per_example: Mapping[str, jax.Array] | None = None,
+    features: jax.Array | None = None,
+) -> Candidates:
+    """A step's :class:`Candidates` from the model's eval-mode ``logits`` [M, C]: their
+    cross-entropy losses, classes outside ``class_mask`` pushed out of the softmax."""
+    if class_mask is not None:
+        logits = jnp.where(class_mask[None, :], logits, MASKED_LOGIT)
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    return Candidates(indices, labels, weights, losses, logits, dict(per_example or {}), features)
+
+
+def select_candidates(select: Selector, candidates: Candidates, k: int):
+    """``(positions [k] int32, weights [k] float32)``: the ``k`` candidates ``select`` keeps
+    and their weights (the plan's, times the selector's own when it returns some). Pure and
+    jittable with ``select`` and ``k`` static."""
+    out = select(candidates, k)
+    positions, scale = out if isinstance(out, tuple) else (out, None)
+    positions = positions.astype(jnp.int32)
+    weights = candidates.weights[positions]
+    if scale is not None:
+        weights = weights * scale.astype(weights.dtype)
+    return positions, weights
 
 
 def keep_first(candidates: Candidates, k: int) -> jax.Array:

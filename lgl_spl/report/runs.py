@@ -258,14 +258,24 @@ def _read_rounds(path: str, log: Log) -> list[dict]:
 
 
 def load_run(path: str, *, suffix: str = "", log: Log = _warn) -> Run:
-    """Read one workdir."""
+    """Read one workdir.
+
+    A method named by import path (``method.name = package.module:ATTR``) is reported by
+    its own name, which the run wrote to run_info.json (``method``); the path is kept as
+    ``method.path``.
+    """
     snapshots = sorted(glob.glob(os.path.join(path, "embeddings", "step_*.npz")))
+    config = _read_json(os.path.join(path, "config.json"))
+    info = _read_json(os.path.join(path, "run_info.json"))
+    name = str(config.get("method.name", ""))
+    if ":" in name and info.get("method"):
+        config["method.path"], config["method.name"] = name, str(info["method"])
     return Run(
         path=path,
-        config=_read_json(os.path.join(path, "config.json")),
+        config=config,
         rows=_read_jsonl(os.path.join(path, "metrics.jsonl"), "step", log),
         timing=_read_json(os.path.join(path, "timing.json")),
-        info=_read_json(os.path.join(path, "run_info.json")),
+        info=info,
         snapshots=[s for s in snapshots if not s.endswith(".tmp.npz")],
         suffix=suffix,
         rounds=_read_rounds(os.path.join(path, "rounds.jsonl"), log),

@@ -15,6 +15,7 @@ import numpy as np
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import schema
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.method import Method
 from lgl_spl.samplers.self_paced import CLUSTER_FIELDS, PACE_FIELDS, SelfPacedSampler
 
 # Kept equal to lgl_spl.models.EMBEDDING_MODELS by tests/samplers/test_schema.py.
@@ -77,3 +78,27 @@ def make_advise_sampler(cfg, ctx: SamplerContext) -> SelfPacedSampler:
     sampler = SelfPacedSampler(cfg, ctx, rule="spld", group_source="signals")
     check_fits_data(cfg, ctx)
     return sampler
+
+
+METHODS = (
+    Method(
+        "advise",
+        make_advise_sampler,
+        FIELDS,
+        doc="SPLD over k-means clusters of a Magnet-Loss embedding learned alongside",
+        auxiliary=("embedding",),
+        derive=derive,
+        tiny={
+            "num_clusters": 2,
+            "clusters_per_batch": 4,
+            "examples_per_cluster": 4,
+            "embed_steps": 30,
+            "refresh_every": 10,
+            "student_steps_per_embed_step": 2,
+            "embed_width": 0.25,
+            "embed_dim": 8,
+            "embed_lr": 1e-3,
+            "snapshot_examples": 0,
+        },
+    ),
+)

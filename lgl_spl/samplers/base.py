@@ -52,6 +52,10 @@ class RoundPlan:
     info: dict[str, Any]  # JSON-able facts for metrics.jsonl (selected_fraction, …)
     schedule_scale: float = 1.0  # schedule step = (step − schedule_start) × scale
     reinit_classes: np.ndarray | None = None  # [C] bool: head rows to re-initialise now (LGL)
+    # With a step-level selector: each row holds a step's *candidates*, of which the step
+    # trains on ``keep`` (the batch) that the method's selector picks; None: each row is
+    # the step's batch itself.
+    keep: int | None = None
 
     def schedule_step(self, step: int) -> float:
         """The learning-rate schedule's step at update ``step`` (LGL restarts it per stage)."""

@@ -21,13 +21,13 @@ import ml_collections
 import numpy as np
 
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.base import RoundPlan, Signals
+from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector
+from lgl_spl.samplers.checked import SIGNAL_NAMES
 from lgl_spl.samplers.context import SamplerContext
-from lgl_spl.samplers.registry import get_method
-from lgl_spl.samplers.schema import check_block
+from lgl_spl.samplers.method import Method
+from lgl_spl.samplers.registry import get_method, make_sampler, register_method
+from lgl_spl.settings import check_block
 from lgl_spl.timing import PhaseTimer
-
-SIGNAL_NAMES = ("losses", "features", "logits", "class_entropies", "groups")
 
 
 class FunctionalSampler:
@@ -38,15 +38,32 @@ class FunctionalSampler:
     ``logits`` they come from —, and for ``advise`` the embedding's ``groups``)
     and ``plan(state, r, **signals)`` returns the round's :class:`RoundPlan` and
     the new state. A plan lacking a needed signal raises ``SignalError``.
+
+    A step-level method (``online_hard``, ``rho_loss``, …) has a :attr:`step_selector`:
+    its plans' rows are each step's *candidates* (``plan.keep`` says how many a step
+    trains on), to be narrowed inside your step by ``lgl_spl.select_candidates`` with
+    the selector's ``select`` (docs/design.md §9).
     """
 
     def __init__(self, name: str, settings, context: SamplerContext, sampler):
         self.name = name
         self.settings = settings  # the method block, validated and locked
         self.context = context
-        self.sampler = sampler
+        self.sampler = sampler  # held to the protocol (samplers/checked.py)
+        self.method = get_method(settings.name)
         # Methods with an embedding learner (advise) take its cluster ids as `groups`.
-        self.embedding = "embedding" in get_method(name).auxiliary
+        self.embedding = "embedding" in self.method.auxiliary
+
+    @property
+    def step_selector(self) -> StepSelector | None:
+        """The method's step-level selector (None: each plan row is a step's batch)."""
+        return getattr(self.sampler, "step_selector", None)
+
+    @property
+    def plan_width(self) -> int:
+        """The examples each step is handed: the batch, or a selector's candidates."""
+        selector = self.step_selector
+        return self.batch_size if selector is None else int(selector.candidates)
 
     @property
     def num_examples(self) -> int:
@@ -123,11 +140,14 @@ class FunctionalSampler:
         )
 
 
-def method_settings(method: str | Mapping, **settings) -> ml_collections.ConfigDict:
+def method_settings(method: str | Method | Mapping, **settings) -> ml_collections.ConfigDict:
     """A validated, locked method block: ``method``'s defaults, then ``settings``.
 
-    ``method`` is a name or a mapping with a ``name`` (e.g. a config's ``method`` block).
+    ``method`` is a name, an import path, a :class:`Method` (registered by its name) or a
+    mapping with a ``name`` (e.g. a config's ``method`` block).
     """
+    if isinstance(method, Method):
+        method = register_method(method).name
     if hasattr(method, "to_dict"):  # a ConfigDict
         block = method.to_dict()
     elif isinstance(method, Mapping):
@@ -138,7 +158,7 @@ def method_settings(method: str | Mapping, **settings) -> ml_collections.ConfigD
         raise ConfigError("the method block has no 'name'")
     spec = get_method(block["name"])
     block = {"name": block["name"], **spec.defaults(), **block, **settings}
-    check_block("method", block, spec.fields)
+    check_block("method", block, spec.fields, owner=f"method {spec.name!r}")
     cfg = ml_collections.ConfigDict(block)
     cfg.lock()
     return cfg
@@ -158,7 +178,7 @@ def check_labels(labels, num_classes: int | None) -> tuple[np.ndarray, int]:
 
 
 def build_sampler(
-    method: str | Mapping,
+    method: str | Method | Mapping,
     *,
     labels,
     batch_size: int,
@@ -171,8 +191,10 @@ def build_sampler(
     """The sampler of ``method`` for a training set with ``labels``, over ``num_steps`` updates.
 
     Args:
-      method: ``random``, ``spl``, ``spl_inv``, ``spld``, ``advise`` or ``lgl``, or a
-        method block (a ConfigDict or dict with a ``name``).
+      method: a method's name (``random``, ``spl``, … ``rho_loss``, or one registered
+        with :func:`lgl_spl.register_method`), an import path ``package.module:ATTR``,
+        a :class:`~lgl_spl.samplers.method.Method`, or a method block (a ConfigDict or
+        dict with a ``name``).
       labels: [N] integer training labels.
       batch_size: examples per update; a round is ceil(N / batch_size) updates.
       num_steps: the run's updates in all (LGL splits its rounds into stages).
@@ -207,4 +229,5 @@ def build_sampler(
         x_train=None if x_train is None else np.asarray(x_train),
         timer=PhaseTimer(),
     )
-    return FunctionalSampler(cfg.name, cfg, ctx, get_method(cfg.name).build(cfg, ctx))
+    sampler = make_sampler(cfg, ctx)
+    return FunctionalSampler(get_method(cfg.name).name, cfg, ctx, sampler)

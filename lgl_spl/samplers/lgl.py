@@ -33,6 +33,7 @@ from lgl_spl.samplers.base import (
     stream_key,
 )
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.method import Method
 from lgl_spl.samplers.self_paced import selection_info
 
 FIELDS = {
@@ -194,3 +195,15 @@ class LGLSampler:
             reinit_classes=new if stage > 0 and new.any() else None,
         )
         return plan, state
+
+
+METHODS = (
+    Method(
+        "lgl",
+        LGLSampler,
+        FIELDS,
+        doc="local to global: classes added stage by stage",
+        derive=derive,
+        tiny={"num_stages": 3, "order": "dissimilar", "budget": "fair"},
+    ),
+)

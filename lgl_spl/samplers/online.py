@@ -22,6 +22,7 @@ from lgl_spl.core import step_selection
 from lgl_spl.samplers import schema
 from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, fill_round, round_rng
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.method import Method
 
 DEFAULT_CANDIDATES_PER_BATCH = 10  # the RHO-LOSS paper's n_b / n_B = 0.1
 
@@ -105,17 +106,43 @@ class OnlineSampler:
         return RoundPlan(indices, weights, np.ones(ctx.num_classes, bool), 0, info), state
 
 
-def _selector(select):
-    def build(cfg, ctx: SamplerContext) -> StepSelector:
+def online_method(name: str, select, *, doc: str, fields=FIELDS, **more) -> Method:
+    """An online batch selection method: uniform candidates each step, ``select`` keeps the
+    batch (``(Candidates, k) -> positions``, pure and jittable)."""
+
+    def selector(cfg, ctx: SamplerContext) -> StepSelector:
         return StepSelector(
             select=select,
             candidates=num_candidates(cfg, ctx.batch_size),
             warmup_steps=int(cfg.warmup_rounds) * ctx.steps_per_round,
         )
 
-    return build
+    # Tiny runs: 3 × the batch scored per step, one warm-up round.
+    tiny = {"candidates": 96, **more.pop("tiny", {})}
+    return Method(
+        name, OnlineSampler, fields, doc=doc, step_selector=selector, derive=derive, tiny=tiny,
+        **more,
+    )  # fmt: skip
 
 
-hard_selector = _selector(step_selection.highest_loss)
-easy_selector = _selector(step_selection.lowest_loss)
-rho_selector = _selector(step_selection.reducible_loss)
+METHODS = (
+    online_method(
+        "online_hard",
+        step_selection.highest_loss,
+        doc="each step trains on the highest losses of its candidates (Loshchilov & Hutter)",
+    ),
+    online_method(
+        "online_easy",
+        step_selection.lowest_loss,
+        doc="each step trains on the lowest losses of its candidates (the small-loss trick)",
+    ),
+    online_method(
+        "rho_loss",
+        step_selection.reducible_loss,
+        fields=RHO_FIELDS,
+        doc="each step trains on the highest reducible losses (RHO-LOSS)",
+        auxiliary=("irreducible",),
+        # The irreducible-loss model trains 2 epochs on a quarter of the data.
+        tiny={"il_epochs": 2, "holdout_fraction": 0.25},
+    ),
+)

@@ -1,93 +1,137 @@
-"""Methods by name: each one's sampler and its settings (declared beside the sampler)."""
+"""Methods by name: the package's own (each declared beside its sampler), the ones registered
+with :func:`register_method`, and any named by import path (``package.module:ATTR``).
+
+A new built-in method is a sampler module with a ``METHODS`` tuple, listed once in
+:data:`_MODULES`; nothing else lists methods.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-from collections.abc import Callable, Mapping
+import importlib
 
-from lgl_spl.errors import ConfigError
+from lgl_spl.errors import ConfigError, UserCodeError, user_frame
 from lgl_spl.samplers import advise, lgl, online, self_paced, uniform
+from lgl_spl.samplers.base import StepSelector
+from lgl_spl.samplers.checked import CheckedSampler
 from lgl_spl.samplers.context import SamplerContext
-from lgl_spl.samplers.schema import Field, check_block
+from lgl_spl.samplers.method import Method
+from lgl_spl.settings import check_block
+
+# The modules whose METHODS are the package's own, in the order reports list them.
+_MODULES = (uniform, self_paced, advise, lgl, online)
+
+METHODS: dict[str, Method] = {m.name: m for module in _MODULES for m in module.METHODS}
+BUILT_IN = tuple(METHODS)  # the package's own names, in order
 
 
-@dataclasses.dataclass(frozen=True)
-class Method:
-    name: str
-    build: Callable  # (method_cfg, SamplerContext) -> sampler
-    fields: Mapping[str, Field]
-    # Auxiliary learners the loop trains beside the student, by name (lgl_spl.train.auxiliary).
-    auxiliary: tuple[str, ...] = ()
-    # (method_cfg, SamplerContext) -> StepSelector: the plan hands each step candidates and
-    # the step keeps some of them (docs/design.md §2); None: the step trains on its whole row.
-    step_selector: Callable | None = None
-    # (method_cfg, train_cfg, *, baseline, num_classes) -> None: settings derived from the run
-    # length once the data are loaded (train.run_length.resolve); None: nothing to derive.
-    derive: Callable | None = None
+def register_method(method: Method) -> Method:
+    """Make ``method`` known by its name (from a script or a notebook); returns it.
 
-    def defaults(self) -> dict:
-        return {key: field.default for key, field in self.fields.items()}
-
-
-def _self_paced(rule: str):
-    return functools.partial(self_paced.SelfPacedSampler, rule=rule)
+    Registering a method again under the same name replaces it, so a notebook cell can be
+    re-run; a name of the package's own methods is refused.
+    """
+    if not isinstance(method, Method):
+        raise ConfigError(
+            f"register_method takes an lgl_spl.Method, got {type(method).__name__} {method!r}"
+        )
+    if method.name in BUILT_IN and METHODS[method.name] is not method:
+        raise ConfigError(
+            f"method {method.name!r} is one of the package's own; choose another name"
+        )
+    METHODS[method.name] = method
+    return method
 
 
-METHODS = {
-    m.name: m
-    for m in (
-        Method("random", uniform.RandomSampler, uniform.FIELDS),
-        Method("spl", _self_paced("spl"), self_paced.SPL_FIELDS),
-        Method("spl_inv", _self_paced("spl_inv"), self_paced.SPL_FIELDS),
-        Method("spld", _self_paced("spld"), self_paced.SPLD_FIELDS),
-        Method(
-            "advise",
-            advise.make_advise_sampler,
-            advise.FIELDS,
-            auxiliary=("embedding",),
-            derive=advise.derive,
-        ),
-        Method("lgl", lgl.LGLSampler, lgl.FIELDS, derive=lgl.derive),
-        Method(
-            "online_hard",
-            online.OnlineSampler,
-            online.FIELDS,
-            step_selector=online.hard_selector,
-            derive=online.derive,
-        ),
-        Method(
-            "online_easy",
-            online.OnlineSampler,
-            online.FIELDS,
-            step_selector=online.easy_selector,
-            derive=online.derive,
-        ),
-        Method(
-            "rho_loss",
-            online.OnlineSampler,
-            online.RHO_FIELDS,
-            auxiliary=("irreducible",),
-            step_selector=online.rho_selector,
-            derive=online.derive,
-        ),
-    )
-}
-SAMPLERS = METHODS  # the known method names
+def is_import_path(name: str) -> bool:
+    return ":" in str(name)
+
+
+def load_method(path: str) -> Method:
+    """The :class:`Method` that ``package.module:ATTR`` names (found on the working directory
+    or ``PYTHONPATH``); every failure is one ConfigError line naming the path."""
+    module_name, _, attr = str(path).partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"method.name {path!r}: an import path reads package.module:ATTR")
+    try:
+        obj = importlib.import_module(module_name)
+    except Exception as e:  # noqa: BLE001 - whatever the user's module raises on import
+        where = user_frame(e)
+        at = f" at {where}" if where and not isinstance(e, ModuleNotFoundError) else ""
+        message = (str(e).strip().splitlines() or [""])[0]
+        raise ConfigError(
+            f"method.name {path!r}: cannot import {module_name!r} "
+            f"({type(e).__name__}: {message}{at})"
+        ) from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"method.name {path!r}: {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, Method):
+        raise ConfigError(
+            f"method.name {path!r} is a {type(obj).__name__}, not an lgl_spl.Method "
+            "(declare one: lgl_spl.Method(name, build, fields))"
+        )
+    return obj
 
 
 def get_method(name: str) -> Method:
+    """The method ``name`` names: a known name or an import path (one ConfigError line)."""
+    if is_import_path(name):
+        return load_method(name)
     if name not in METHODS:
-        raise ConfigError(f"unknown method {name!r}; choose one of {', '.join(sorted(METHODS))}")
+        raise ConfigError(
+            f"unknown method {name!r}; choose one of {', '.join(sorted(METHODS))}, "
+            "or name your own as package.module:ATTR"
+        )
     return METHODS[name]
 
 
 def validate_method(method_cfg) -> None:
     """The ``method`` block names a known method and every setting fits its schema."""
-    check_block("method", method_cfg, get_method(method_cfg.name).fields)
+    method = get_method(method_cfg.name)
+    check_block("method", method_cfg, method.fields, owner=f"method {method.name!r}")
 
 
-def make_sampler(method_cfg, ctx: SamplerContext):
-    """The sampler a config's ``method`` block asks for (validated first)."""
+def is_own(method: Method) -> bool:
+    """Whether ``method`` is one of the package's own (its errors are not a user's)."""
+    return METHODS.get(method.name) is method and method.name in BUILT_IN
+
+
+def make_sampler(method_cfg, ctx: SamplerContext) -> CheckedSampler:
+    """The sampler a config's ``method`` block asks for (validated first), held to the
+    protocol; ``.step_selector`` is the method's :class:`StepSelector` (or None)."""
     validate_method(method_cfg)
-    return get_method(method_cfg.name).build(method_cfg, ctx)
+    method = get_method(method_cfg.name)
+    own = is_own(method)
+    call = (lambda fn, *a: fn(*a)) if own else (lambda fn, *a: user_code(method, fn, *a))
+    sampler = call(method.build, method_cfg, ctx)
+    selector = None
+    if method.step_selector is not None:
+        selector = call(method.step_selector, method_cfg, ctx)
+        if not isinstance(selector, StepSelector):
+            raise ConfigError(
+                f"method {method.name!r}: step_selector must return an lgl_spl.StepSelector, "
+                f"got {type(selector).__name__}"
+            )
+    checked = CheckedSampler(
+        sampler,
+        method,
+        steps=ctx.steps_per_round,
+        width=ctx.batch_size if selector is None else selector.candidates,
+        num_examples=ctx.num_examples,
+        num_classes=ctx.num_classes,
+        own=own,
+    )
+    checked.step_selector, checked.keep = selector, ctx.batch_size
+    return checked
+
+
+def user_code(method: Method, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` of a user's method: what it raises (other than the project's
+    own one-line errors) is a :class:`UserCodeError` naming the method."""
+    try:
+        return fn(*args, **kwargs)
+    except (ConfigError, UserCodeError):
+        raise
+    except Exception as e:  # noqa: BLE001 - the user's sampler code
+        raise UserCodeError(f"method {method.name!r}", e) from e

@@ -25,6 +25,7 @@ from lgl_spl.samplers.base import (
     stream_key,
 )
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.method import Method
 
 # The pace rule (docs/design.md §4): q_e = min(1, q0·(1+β1)^e), λ_e its loss quantile,
 # γ_e = g0·(1+β2)^e · λ_e.
@@ -212,3 +213,24 @@ class SelfPacedSampler:
 def _finite(x) -> float | None:
     x = float(x)
     return x if np.isfinite(x) else None
+
+
+def _rule(rule: str):
+    def build(cfg, ctx: SamplerContext) -> SelfPacedSampler:
+        return SelfPacedSampler(cfg, ctx, rule=rule)
+
+    build.__qualname__ = build.__name__ = f"build_{rule}"
+    return build
+
+
+METHODS = (
+    Method("spl", _rule("spl"), SPL_FIELDS, doc="easiest examples first; the pace grows"),
+    Method("spl_inv", _rule("spl_inv"), SPL_FIELDS, doc="hardest examples first"),
+    Method(
+        "spld",
+        _rule("spld"),
+        SPLD_FIELDS,
+        doc="easy and diverse: a rank threshold per k-means cluster (Jiang et al. 2014)",
+        tiny={"num_clusters": 2},
+    ),
+)

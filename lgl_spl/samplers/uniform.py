@@ -6,6 +6,7 @@ import numpy as np
 
 from lgl_spl.samplers.base import RoundPlan, Signals, fill_round, round_rng
 from lgl_spl.samplers.context import SamplerContext
+from lgl_spl.samplers.method import Method
 
 FIELDS = {}  # no settings
 
@@ -35,3 +36,6 @@ class RandomSampler:
             )
         info = {"selected_fraction": 1.0}
         return RoundPlan(indices, weights, np.ones(ctx.num_classes, bool), 0, info), state
+
+
+METHODS = (Method("random", RandomSampler, FIELDS, doc="uniform shuffling of all data"),)

@@ -107,7 +107,7 @@ def _embedding(config, parts: dict) -> EmbeddingAuxiliary:
 
 def _irreducible(config, parts: dict) -> IrreducibleLoss:
     ctx = parts["context"]
-    return IrreducibleLoss(
+    return IrreducibleLoss.from_config(
         config,
         x_train=parts["dataset"].x_train,
         y_train=ctx.labels,

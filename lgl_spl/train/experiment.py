@@ -101,6 +101,7 @@ class Experiment:
         ds = self.dataset
         return {
             "dataset": self.config.data.name,
+            "method": get_method(self.config.method.name).name,  # its own, for a path
             "label_names": list(ds.label_names),
             "num_classes": self.num_classes,
             "num_train": self.num_train,
@@ -158,7 +159,7 @@ def build_experiment(config) -> Experiment:
     )
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
-    selector = method.step_selector(config.method, ctx) if method.step_selector else None
+    selector = sampler.step_selector
     if selector is not None:
         validate_step_selector(selector, ctx.batch_size, mesh.size)
     feeder = functools.partial(make_feeder, mesh=mesh, data_cfg=config.data, seed=ctx.seed)

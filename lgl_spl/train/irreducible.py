@@ -79,35 +79,58 @@ class IrreducibleLoss:
     name = "irreducible"
     outputs = ()
 
-    def __init__(self, config, *, x_train, y_train, num_classes, holdout, mesh, timer):
-        m, t = config.method, config.train
-        self.config = config
+    def __init__(
+        self, *, model, train, spec, epochs: int, seed: int, x_train, y_train, num_classes,
+        holdout, mesh, timer,
+    ):  # fmt: skip
+        """``model`` (a Linen module giving (logits, features)) trained ``epochs`` passes with
+        the optimiser of ``train`` (a train block: optimizer, learning_rate, batch_size, …)
+        at a constant rate, on ``holdout`` (x, y), or on two halves of the training data
+        when it is None; ``spec``: the images' normalisation and augmentation."""
         self.x_train = np.asarray(x_train)
         self.y_train = np.asarray(y_train, np.int32)
         self.holdout = holdout
         self.mesh = mesh
         self.timer = timer
-        self.seed = int(config.seed)
-        self.batch = int(t.batch_size)
-        self.epochs = int(m.il_epochs)
+        self.seed = int(seed)
+        self.batch = int(train.batch_size)
+        self.epochs = int(epochs)
         self.num_classes = int(num_classes)
-        self.model = models.get_model(
-            m.il_model or config.model.name,
-            num_classes=self.num_classes,
-            width=float(config.model.width),
-            compute_dtype=t.compute_dtype,
-            **(dict(config.model.kwargs) if not m.il_model else {}),
-        )
-        self.tx = make_optimizer(t)
+        self.model = model
+        self.tx = make_optimizer(train)
         # A constant rate: the student's schedule is laid out over the student's run.
-        schedule = optax.constant_schedule(float(t.learning_rate))
-        self.spec = data_lib.default_augment(config.data.name, config.data.augment)
+        schedule = optax.constant_schedule(float(train.learning_rate))
+        self.spec = spec
         self.steps = make_steps(self.model, self.tx, schedule, self.spec, mesh)
         # Its pass over the training set is timed as "scoring" (phases are exclusive), its
         # training as "irreducible".
         self.evaluator = Evaluator(
-            self.steps, mesh, eval_batch_size=int(t.eval_batch_size), timer=timer
+            self.steps, mesh, eval_batch_size=int(train.eval_batch_size), timer=timer
         )
+
+    @classmethod
+    def from_config(cls, config, **parts) -> IrreducibleLoss:
+        """The program's IL model: ``method.il_model`` (else the student's architecture) with
+        the student's optimiser, batch and augmentation."""
+        m, t = config.method, config.train
+        model = models.get_model(
+            m.il_model or config.model.name,
+            num_classes=int(parts["num_classes"]),
+            width=float(config.model.width),
+            compute_dtype=t.compute_dtype,
+            **(dict(config.model.kwargs) if not m.il_model else {}),
+        )
+        spec = data_lib.default_augment(config.data.name, config.data.augment)
+        return cls(
+            model=model, train=t, spec=spec, epochs=int(m.il_epochs), seed=int(config.seed),
+            **parts,
+        )  # fmt: skip
+
+    def compute(self) -> tuple[np.ndarray, dict]:
+        """Train the IL model(s) and score every training example: ``(losses [N], facts)``
+        (for a loop of one's own; the program goes through the learner protocol)."""
+        state, facts = self.advance(self.init(), 0)
+        return np.asarray(state["losses"]), facts
 
     # ---- the protocol ----------------------------------------------------------------
 
@@ -207,3 +230,110 @@ class IrreducibleLoss:
             "il_backward_passes": int(state["backward"]),
             "il_mean_loss": float(np.mean(state["losses"])),
         }
+
+
+def split_holdout(x_train, y_train, fraction: float):
+    """``((x, y) the student trains on, (x, y) the holdout)``: the first ``fraction`` of the
+    data is the holdout, as the program carves it (shuffle the data first if it is ordered)."""
+    x, y = np.asarray(x_train), np.asarray(y_train, np.int32)
+    if len(x) != len(y):
+        raise ConfigError(f"x_train has {len(x)} examples but labels has {len(y)}")
+    size = int(round(float(fraction) * len(y)))
+    if not 0 < size < len(y):
+        raise ConfigError(f"a holdout fraction of {fraction} leaves no holdout or no training data")
+    return (x[size:], y[size:]), (x[:size], y[:size])
+
+
+def build_irreducible_loss(
+    x_train,
+    labels=None,
+    *,
+    sampler=None,
+    holdout: tuple | None = None,
+    model="lenet",
+    width: float = 1.0,
+    num_classes: int | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    num_devices: int = 0,
+    mean=None,
+    std=None,
+    il_epochs: int | None = None,
+    **train,
+) -> IrreducibleLoss:
+    """RHO-LOSS's irreducible-loss (IL) model over arrays, with no project config.
+
+    ``sampler`` is a ``rho_loss`` sampler from :func:`lgl_spl.build_sampler` (its labels,
+    seed, batch and ``il_epochs`` / ``il_data`` settings are used), or give ``labels``.
+    ``holdout = (x, y)`` is what the IL model trains on (:func:`split_holdout` carves it as
+    the program does); without it two models train on the two halves of ``x_train``, each
+    scoring the other half (``il_data = "halves"``). ``model``: a model name or
+    ``package.module:Name`` (``lgl_spl.models``), or a Linen module returning logits or
+    ``(logits, features)``; ``train``: the train block's optimiser settings (``optimizer``,
+    ``learning_rate``, ``momentum``, ``weight_decay``, …; lgl_spl/settings.py). Then
+    ``losses, facts = learner.compute()`` gives the IL loss of every training example, to hand
+    each step as ``per_example={"irreducible_loss": losses[indices]}``.
+    """
+    import flax.linen as nn
+
+    from lgl_spl import settings as settings_lib
+    from lgl_spl.models.own import OwnModel
+    from lgl_spl.samplers import functional
+    from lgl_spl.timing import PhaseTimer
+
+    if sampler is not None:
+        if labels is not None:
+            raise ConfigError("pass either a rho_loss sampler or labels, not both")
+        if "il_data" not in sampler.settings:
+            raise ConfigError(
+                f"the irreducible-loss model is RHO-LOSS's; got a {sampler.name!r} sampler"
+            )
+        labels, num_classes = sampler.labels, sampler.num_classes
+        seed = sampler.seed if seed is None else seed
+        batch_size = sampler.batch_size if batch_size is None else batch_size
+        il_epochs = int(sampler.settings.il_epochs) if il_epochs is None else il_epochs
+        if sampler.settings.il_data == "holdout" and holdout is None:
+            raise ConfigError(
+                "this rho_loss sampler trains its IL model on a holdout: pass holdout=(x, y) "
+                "(lgl_spl.split_holdout carves one), or build the sampler with il_data='halves'"
+            )
+    if labels is None:
+        raise ConfigError("the irreducible-loss model needs labels (or a rho_loss sampler)")
+    y, c = functional.check_labels(labels, num_classes)
+    x = np.asarray(x_train)
+    if len(x) != len(y):
+        raise ConfigError(f"x_train has {len(x)} examples but labels has {len(y)}")
+    block = settings_lib.complete(
+        {"batch_size": int(batch_size or 128), **train}, settings_lib.TRAIN
+    )
+    settings_lib.check_block("train", block, settings_lib.TRAIN, owner="the train block")
+    if isinstance(model, nn.Module):
+        net = OwnModel(model, num_classes=c, import_path=type(model).__name__)
+    else:
+        net = models.get_model(str(model), num_classes=c, width=float(width))
+    if mean is None or std is None:  # as build_embedding_learner: the data's own statistics
+        if x.dtype == np.uint8:
+            pixels = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
+            mean = pixels.mean(0) if mean is None else mean
+            std = np.maximum(pixels.std(0), 1e-3) if std is None else std
+        else:
+            mean, std = (0.0,), (1.0,)
+    spec = data_lib.AugmentSpec(
+        mean=tuple(float(v) for v in np.ravel(mean)), std=tuple(float(v) for v in np.ravel(std))
+    )
+    if holdout is not None:
+        hx, hy = holdout
+        holdout = (np.asarray(hx), np.asarray(hy, np.int32))
+    return IrreducibleLoss(
+        model=net,
+        train=block,
+        spec=spec,
+        epochs=int(il_epochs if il_epochs is not None else 10),
+        seed=int(seed or 0),
+        x_train=x,
+        y_train=y,
+        num_classes=c,
+        holdout=holdout,
+        mesh=parallel.make_mesh(num_devices),
+        timer=PhaseTimer(),
+    )

@@ -24,6 +24,7 @@ from lgl_spl import compile_cache, models, parallel
 from lgl_spl.configlib import flatten
 from lgl_spl.errors import UserCodeError, write_error_log
 from lgl_spl.lock import claim_workdir
+from lgl_spl.samplers import get_method
 from lgl_spl.train import console, resume
 from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
@@ -271,8 +272,8 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
         rs.meters.extra_forward += exp.num_train
     for aux in exp.auxiliaries:
         signals = aux.signals(rs.aux[aux.name], signals, labels)
+    # The sampler is held to the protocol (samplers/checked.py): the plan's shape, range.
     rs.plan, rs.sampler = exp.sampler.plan_round(rs.sampler, round_index, signals)
-    _check_plan_width(exp, rs.plan)
     rs.plan.info.update(learned)
     if exp.dataset.noisy is not None:
         rs.plan.info.update(_noise_shares(exp.dataset.noisy, rs.plan))
@@ -348,16 +349,6 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
 
 def _auxiliary_forward_passes(exp: Experiment, rs: RunState) -> int:
     return sum(aux.forward_passes(rs.aux[aux.name]) for aux in exp.auxiliaries)
-
-
-def _check_plan_width(exp: Experiment, plan) -> None:
-    """A plan is as wide as what the step is handed: the batch or a selector's candidates."""
-    shape = (exp.steps_per_round, exp.plan_width)
-    if plan.indices.shape != shape or plan.weights.shape != shape:
-        raise ValueError(
-            f"the sampler's plan is {plan.indices.shape}, the train step needs {shape} "
-            "(steps of the round × the examples each step is handed)"
-        )
 
 
 def _round_row(exp: Experiment, rs: RunState, step: int) -> dict:
@@ -461,8 +452,10 @@ def load_checkpoint(exp: Experiment, workdir: str) -> tuple[RunState, int]:
 def _describe(exp: Experiment, workdir: str, start: int, rs: RunState) -> None:
     c = exp.config
     console.info(f"run directory: {workdir} (re-running the same command resumes)")
+    method = get_method(c.method.name).name
+    named = method if method == c.method.name else f"{method} ({c.method.name})"
     console.info(
-        f"{c.method.name} on {c.data.name} ({exp.num_train} training examples, "
+        f"{named} on {c.data.name} ({exp.num_train} training examples, "
         f"{exp.num_classes} classes), model {c.model.name}: {exp.num_steps} steps = "
         f"{exp.num_rounds} rounds of {exp.steps_per_round}, batch {exp.batch_size} on "
         f"{exp.mesh.size} device(s)"

@@ -29,17 +29,20 @@ import jax.numpy as jnp
 import optax
 
 from lgl_spl.core import class_entropy_sums
-from lgl_spl.core.step_selection import Candidates, Selector
+from lgl_spl.core.step_selection import (
+    MASKED_LOGIT,
+    Selector,
+    score_candidates,
+    select_candidates,
+)
 from lgl_spl.data import AugmentSpec, augment
 from lgl_spl.parallel import batch_sharded, replicated
 from lgl_spl.train.state import TrainState
 
-# Logits of classes a model may not predict (LGL): finite, so no NaN in softmax.
-_MASKED_LOGIT = -1e9
-
 
 def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
-    return jnp.where(class_mask[None, :], logits, _MASKED_LOGIT)
+    """Logits of classes a model may not predict (LGL) at a finite, very negative value."""
+    return jnp.where(class_mask[None, :], logits, MASKED_LOGIT)
 
 
 def model_variables(params, batch_stats) -> dict:
@@ -109,24 +112,27 @@ def make_steps(
 
         def scored(_):
             images = augment(jax.random.key(0), x[indices], spec, train=False)
-            logits, _, _ = forward(state.params, state.batch_stats, images, train=False)
-            logits = mask_logits(logits, class_mask)
-            losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-            candidates = Candidates(indices, labels, weights, losses, logits, shown)
-            chosen = selector(candidates, batch_size).astype(jnp.int32)
-            return chosen, losses, jnp.sum(real).astype(jnp.int32)
+            logits, features, _ = forward(state.params, state.batch_stats, images, train=False)
+            candidates = score_candidates(
+                logits, labels, indices, weights, class_mask=class_mask, per_example=shown,
+                features=features,
+            )  # fmt: skip
+            chosen, kept_weights = select_candidates(selector, candidates, batch_size)
+            return chosen, kept_weights, candidates.losses, jnp.sum(real).astype(jnp.int32)
 
         def warming(_):
             # A uniform batch: the row's first candidates, nothing scored.
             none = jnp.zeros(indices.shape, jnp.float32)
-            return jnp.arange(batch_size, dtype=jnp.int32), none, jnp.int32(0)
+            first = jnp.arange(batch_size, dtype=jnp.int32)
+            return first, weights[first], none, jnp.int32(0)
 
         if warmup_steps:
-            chosen, losses, count = jax.lax.cond(state.step < warmup_steps, warming, scored, None)
+            chosen, kept_weights, losses, count = jax.lax.cond(
+                state.step < warmup_steps, warming, scored, None
+            )
         else:
-            chosen, losses, count = scored(None)
+            chosen, kept_weights, losses, count = scored(None)
         kept = jax.lax.with_sharding_constraint(indices[chosen], bat)
-        kept_weights = weights[chosen]
         kept_real = (kept_weights > 0).astype(jnp.float32)
         num_classes = class_mask.shape[0]
         noisy = per_example.get("noisy")

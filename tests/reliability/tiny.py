@@ -7,34 +7,14 @@ evaluation and scoring steps are shared by all of them (see tests/conftest.py's 
 """
 
 from lgl_spl.configlib import digits_student, set_method
+from lgl_spl.samplers import registry
 
 STEPS = 60  # 6 rounds of 10 steps (320 examples / batch 32)
 EVAL_EVERY = 15
 
-METHODS = {
-    "random": {},
-    "spl": {},
-    "spl_inv": {},
-    "spld": {"num_clusters": 2},
-    "advise": {
-        "num_clusters": 2,
-        "clusters_per_batch": 4,
-        "examples_per_cluster": 4,
-        "embed_steps": 30,
-        "refresh_every": 10,
-        "student_steps_per_embed_step": 2,
-        "embed_width": 0.25,
-        "embed_dim": 8,
-        "embed_lr": 1e-3,
-        "snapshot_examples": 0,
-    },
-    "lgl": {"num_stages": 3, "order": "dissimilar", "budget": "fair"},
-    # Online batch selection: 3 × the batch scored per step, one warm-up round; RHO-LOSS's
-    # irreducible-loss model trains 2 epochs on a quarter of the data (every class in it).
-    "online_hard": {"candidates": 96},
-    "online_easy": {"candidates": 96},
-    "rho_loss": {"candidates": 96, "il_epochs": 2, "holdout_fraction": 0.25},
-}
+# Every registered method, with the settings it declares for runs this small (Method.tiny):
+# a new method is in every reliability test without being listed here.
+METHODS = {name: dict(method.tiny) for name, method in registry.METHODS.items()}
 
 
 def get_config(name: str = "random"):

@@ -7,14 +7,15 @@ import pytest
 
 from lgl_spl import core
 from lgl_spl.configlib import set_method
+from lgl_spl.samplers import registry
 from lgl_spl.train import loop as loop_module
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.experiment import build_experiment
 from tests.helpers import read_metrics, read_rows, tiny_digits
 
-METHODS = {
-    "spl": {},
-    "spl_inv": {},
+# Every registered method runs here (its Method.tiny settings), with these settings where
+# this test's longer runs give room for more (a new method cannot be left out).
+SETTINGS = {
     "spld": {"num_clusters": 4},
     "advise": {
         "num_clusters": 4,
@@ -26,6 +27,7 @@ METHODS = {
     },
     "lgl": {"num_stages": 3, "order": "dissimilar", "budget": "fair"},
 }
+METHODS = {name: SETTINGS.get(name, dict(m.tiny)) for name, m in registry.METHODS.items()}
 
 
 def config(name):
@@ -46,7 +48,8 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     ref = read_metrics(ref_dir)
     assert [r["step"] for r in ref] == list(range(30, 181, 30))
     assert all(0.0 < r["selected_fraction"] <= 1.0 for r in ref)
-    assert all(len(r["selected_per_class"]) == 10 for r in ref)
+    if name != "random":  # every selecting method logs what it selected, class by class
+        assert all(len(r["selected_per_class"]) == 10 for r in ref)
     if name in ("spld", "advise"):
         assert all(r["clusters_represented"] >= 1 for r in ref)
     if name == "lgl":

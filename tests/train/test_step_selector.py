@@ -186,5 +186,9 @@ def test_candidates_fewer_than_the_batch_are_refused(tmp_path, monkeypatch):
 def test_a_plan_of_the_wrong_width_is_named(tmp_path, first_half_method, monkeypatch):
     monkeypatch.setattr(_Doubled, "plan_round", uniform.RandomSampler.plan_round)
     c = configlib.set_method(tiny_digits(), first_half_method)
-    with pytest.raises(ValueError, match=r"the train step needs \(45, 64\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"method 'first_half' breaks the sampler protocol at round 0: its plan's indices "
+        r"have shape \[45, 32\], the steps need \[45, 64\]",
+    ):
         train_and_evaluate(c, str(tmp_path))

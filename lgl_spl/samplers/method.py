@@ -1,0 +1,66 @@
+"""A method, declared once beside its sampler: ``Method`` (docs/design.md, "Writing a method").
+
+Every method, the package's own and a user's, is a :class:`Method`: its name, the function
+that builds its sampler, its settings, and what the loop runs beside it. The package's own
+are declared in their sampler modules (``METHODS``) and collected by
+:mod:`lgl_spl.samplers.registry`; a user's is named by import path
+(``method.name=package.module:ATTR``) or registered with :func:`register_method`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lgl_spl.settings import Field, defaults
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """What a method is, for the program, the own-loop API, the tests and the report.
+
+    Attributes:
+      name: the name configs and reports use (no ``:``; a method named by import path
+        is reported by this name).
+      build: ``(method_cfg, SamplerContext) -> sampler`` with ``init()``,
+        ``needs_signals(state, r)`` and ``plan_round(state, r, signals)``
+        (:class:`lgl_spl.samplers.base.Sampler`). ``method_cfg`` holds every setting
+        of ``fields`` (and ``name``).
+      fields: the settings, made with ``integer``, ``number``, ``choice``, ``flag``,
+        ``text`` (:mod:`lgl_spl.settings`): defaults, meaning, allowed values.
+      doc: one line on what the method does.
+      auxiliary: learners the loop trains beside the student, by name
+        (``"embedding"``: SPL-ADVisE's; ``"irreducible"``: RHO-LOSS's).
+      step_selector: ``(method_cfg, SamplerContext) -> StepSelector``: the plan hands
+        each step candidates and the step keeps some of them; None: the step trains on
+        its whole row.
+      derive: ``(method_cfg, train_cfg, *, baseline, num_classes) -> None``: settings
+        derived from the run's length once the data are loaded (in place).
+      tiny: the settings of the tests' tiny runs (320 digits, batch 32, 60 steps:
+        ``tests/reliability/tiny.py``), where the defaults do not fit them.
+    """
+
+    name: str
+    build: Callable
+    fields: Mapping[str, Field] = dataclasses.field(default_factory=dict)
+    doc: str = ""
+    auxiliary: tuple[str, ...] = ()
+    step_selector: Callable | None = None
+    derive: Callable | None = None
+    tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def defaults(self) -> dict:
+        """``{setting: default}``."""
+        return defaults(self.fields)
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name or ":" in self.name:
+            raise ValueError(
+                f"a method's name is a non-empty string without ':', got {self.name!r}"
+            )
+        if not callable(self.build):
+            raise TypeError(f"method {self.name!r}: build must be callable, got {self.build!r}")
+        unknown = set(self.tiny) - set(self.fields)
+        if unknown:
+            raise ValueError(f"method {self.name!r}: tiny names no setting {sorted(unknown)}")
