@@ -282,7 +282,6 @@ def toy_student():
 
 # ---- small CPU reproductions (docs/results/) -----------------------------------------------
 
-CPU_METHODS = ("random", "spl", "spl_inv", "spld", "advise", "lgl_r3", "lgl_d3", "lgl_s3")
 _LGL_ORDERS = {"r": "random", "d": "dissimilar", "s": "similar"}
 
 

@@ -21,12 +21,24 @@ from lgl_spl.errors import SignalError
 from lgl_spl.util import ceil_div
 
 
+class Trained(NamedTuple):
+    """What the previous round's steps trained on, in order of presentation (host arrays):
+    a method with ``step_signals`` gets it every round after the first, at no extra
+    forward pass (the training step's own outputs, train mode)."""
+
+    indices: np.ndarray  # [S] int32 training-set indices (an example may appear more than once)
+    losses: np.ndarray  # [S] float32 training loss, before any loss transform
+    correct: np.ndarray  # [S] bool: the train-mode prediction was the label
+    weights: np.ndarray  # [S] float32 the step's weights; 0 marks padding
+
+
 class Signals(NamedTuple):
     """Per-example signals about the training set (host arrays).
 
     The scoring pass fills what the sampler asked for (``needs_signals``):
     ``losses``, ``features``, ``logits`` or LGL's ``class_entropies``; the rest
-    are None. An embedding learner (SPL-ADVisE) fills ``groups``.
+    are None. An embedding learner (SPL-ADVisE) fills ``groups``; a method with
+    ``step_signals`` gets ``trained``.
     """
 
     losses: np.ndarray | None  # [N] float32
@@ -35,6 +47,7 @@ class Signals(NamedTuple):
     labels: np.ndarray  # [N] int32
     groups: np.ndarray | None = None  # [N] int32 cluster ids (class * K + j)
     class_entropies: np.ndarray | None = None  # [C] H(T | X_i) over the trained classes
+    trained: Trained | None = None  # the previous round's steps (step_signals)
 
     @property
     def scored(self) -> bool:

@@ -76,8 +76,10 @@ class CheckedSampler:
         return plan, state
 
     def check_plan(self, plan: RoundPlan, round_index: int) -> None:
-        shape = (self.steps, self.width)
         indices, weights = np.asarray(plan.indices), np.asarray(plan.weights)
+        shape = (self.steps, self.width)
+        if self.method.short_rounds and indices.ndim == 2 and 1 <= len(indices) <= self.steps:
+            shape = (len(indices), self.width)  # a shorter round: fewer steps, same width
         for what, array in (("indices", indices), ("weights", weights)):
             if array.shape != shape:
                 self._broken(

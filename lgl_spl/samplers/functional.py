@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector
+from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, Trained
 from lgl_spl.samplers.checked import SIGNAL_NAMES
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.method import Method
@@ -122,15 +122,20 @@ class FunctionalSampler:
         """
         fields = dict(signals._asdict() if isinstance(signals, Signals) else (signals or {}))
         fields.update(arrays)
-        unknown = sorted(set(fields) - set(SIGNAL_NAMES) - {"labels"})
+        unknown = sorted(set(fields) - set(SIGNAL_NAMES) - {"labels", "trained"})
         if unknown:
             raise ConfigError(
                 f"unknown signals {', '.join(unknown)}; a sampler reads {', '.join(SIGNAL_NAMES)}"
+                " (and, with step signals, trained)"
             )
+        trained = fields.pop("trained", None)
         host = {k: None if v is None else np.asarray(v) for k, v in fields.items()}
         host.setdefault("labels", self.labels)
+        if trained is not None:  # what your steps trained on: a Trained, or its four arrays
+            parts = trained._asdict() if hasattr(trained, "_asdict") else dict(trained)
+            host["trained"] = Trained(**{k: np.asarray(parts[k]) for k in Trained._fields})
         given = Signals(**{k: host.get(k) for k in Signals._fields})
-        empty = all(getattr(given, k) is None for k in SIGNAL_NAMES)
+        empty = all(getattr(given, k) is None for k in (*SIGNAL_NAMES, "trained"))
         return self.sampler.plan_round(state, round_index, None if empty else given)
 
     def __repr__(self) -> str:

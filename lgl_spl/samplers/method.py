@@ -39,6 +39,13 @@ class Method:
         derived from the run's length once the data are loaded (in place).
       tiny: the settings of the tests' tiny runs (320 digits, batch 32, 60 steps:
         ``tests/reliability/tiny.py``), where the defaults do not fit them.
+      step_signals: the sampler gets ``signals.trained`` every round after the first: the
+        examples the previous round's steps trained on, with their training losses and
+        whether they were predicted right, in order (no extra forward pass).
+      short_rounds: the sampler may plan fewer steps than a full round (⌈N / batch⌉):
+        the run is then its rounds, not its steps (dynamic pruning saves updates so).
+      loss_transform: ``(method_cfg, SamplerContext) -> LossTransform``: a per-example
+        loss transform inside the train step, with its state in the train state.
     """
 
     name: str
@@ -49,6 +56,9 @@ class Method:
     step_selector: Callable | None = None
     derive: Callable | None = None
     tiny: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    step_signals: bool = False
+    short_rounds: bool = False
+    loss_transform: Callable | None = None
 
     def defaults(self) -> dict:
         """``{setting: default}``."""

@@ -103,11 +103,10 @@ def make_sampler(method_cfg, ctx: SamplerContext) -> CheckedSampler:
     validate_method(method_cfg)
     method = get_method(method_cfg.name)
     own = is_own(method)
-    call = (lambda fn, *a: fn(*a)) if own else (lambda fn, *a: user_code(method, fn, *a))
-    sampler = call(method.build, method_cfg, ctx)
+    sampler = method_code(method, method.build, method_cfg, ctx)
     selector = None
     if method.step_selector is not None:
-        selector = call(method.step_selector, method_cfg, ctx)
+        selector = method_code(method, method.step_selector, method_cfg, ctx)
         if not isinstance(selector, StepSelector):
             raise ConfigError(
                 f"method {method.name!r}: step_selector must return an lgl_spl.StepSelector, "
@@ -124,6 +123,12 @@ def make_sampler(method_cfg, ctx: SamplerContext) -> CheckedSampler:
     )
     checked.step_selector, checked.keep = selector, ctx.batch_size
     return checked
+
+
+def method_code(method: Method, fn, *args):
+    """``fn(*args)``, a part of ``method`` (its build, its selector's or loss transform's
+    constructor): a user's method's exception becomes a ``UserCodeError`` naming it."""
+    return fn(*args) if is_own(method) else user_code(method, fn, *args)
 
 
 def user_code(method: Method, fn, *args, **kwargs):

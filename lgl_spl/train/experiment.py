@@ -12,6 +12,7 @@ import numpy as np
 from lgl_spl import data as data_lib
 from lgl_spl import models, parallel
 from lgl_spl.samplers import SamplerContext, get_method, make_sampler
+from lgl_spl.samplers.registry import method_code
 from lgl_spl.timing import PhaseTimer
 from lgl_spl.train import run_length
 from lgl_spl.train.auxiliary import AuxiliaryLearner, build_auxiliaries, carve_data
@@ -19,7 +20,7 @@ from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import make_feeder
 from lgl_spl.train.memory import check_in_memory_limit, check_sizes
 from lgl_spl.train.resume import config_fingerprint
-from lgl_spl.train.run_state import RunState
+from lgl_spl.train.run_state import RunState, TrainedBuffer
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
 from lgl_spl.train.steps import Steps, make_steps
 from lgl_spl.train.validate import validate_run, validate_step_selector
@@ -43,6 +44,8 @@ class Experiment:
     sampler: object
     auxiliaries: tuple[AuxiliaryLearner, ...]  # trained beside the student (the method's)
     step_selector: object | None  # samplers.StepSelector: the plan hands steps candidates
+    loss_transform: object | None  # core.LossTransform: the method's, inside the train step
+    step_signals: bool  # the steps record what they trained on, for the sampler
     evaluator: Evaluator
     timer: PhaseTimer
     init_key: jax.Array
@@ -118,11 +121,19 @@ class Experiment:
         ds = self.dataset
         first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
         sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
-        train = create_train_state(self.model, self.tx, self.init_key, sample)
+        loss_state = None
+        if self.loss_transform is not None:
+            loss_state = self.loss_transform.init(self.num_train, self.num_classes)
+        train = create_train_state(self.model, self.tx, self.init_key, sample, loss_state)
+        trained = None
+        if self.step_signals:  # a full round of kept examples: steps × batch
+            trained = TrainedBuffer.empty(self.steps_per_round * self.batch_size)
         return RunState(
             train=parallel.put_replicated(train, self.mesh),
             sampler=self.sampler.init(),
             aux={a.name: a.init() for a in self.auxiliaries},
+            full_round=self.steps_per_round,
+            trained=trained,
         )
 
 
@@ -184,6 +195,9 @@ def build_experiment(config) -> Experiment:
     )
     tx = make_optimizer(config.train)
     schedule = make_schedule(config.train)
+    loss_transform = None
+    if method.loss_transform is not None:
+        loss_transform = method_code(method, method.loss_transform, config.method, ctx)
     steps = make_steps(
         model,
         tx,
@@ -194,6 +208,8 @@ def build_experiment(config) -> Experiment:
         selector=selector.select if selector is not None else None,
         batch_size=ctx.batch_size,
         warmup_steps=selector.warmup_steps if selector is not None else 0,
+        step_signals=method.step_signals,
+        loss_transform=loss_transform,
     )
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(
@@ -212,6 +228,8 @@ def build_experiment(config) -> Experiment:
         sampler=sampler,
         auxiliaries=auxiliaries,
         step_selector=selector,
+        loss_transform=loss_transform,
+        step_signals=method.step_signals,
         evaluator=Evaluator(
             steps, mesh, eval_batch_size=int(config.train.eval_batch_size), timer=timer
         ),

@@ -24,7 +24,7 @@ from lgl_spl import compile_cache, models, parallel
 from lgl_spl.configlib import flatten
 from lgl_spl.errors import UserCodeError, write_error_log
 from lgl_spl.lock import claim_workdir
-from lgl_spl.samplers import get_method
+from lgl_spl.samplers import Signals, get_method
 from lgl_spl.train import console, resume
 from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
@@ -103,11 +103,11 @@ def _run(config, workdir: str, allow_config_change: bool) -> dict | None:
 
 def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0):
     """The steps from ``start`` to the end, in a :class:`Session`."""
-    if start < exp.num_steps:
-        console.info("compiling the train step (the first steps are slower)")
     session = Session(exp, rs, start, ckpt=ckpt, writers=writers, rows=rows, t0=t0)
+    if not session.finished(start):
+        console.info("compiling the train step (the first steps are slower)")
     try:
-        while session.step < exp.num_steps:
+        while not session.finished(session.step):
             session.train_step()
             session.stopping = preemption.reached(session.step)
             session.after_step()
@@ -155,22 +155,20 @@ class Session:
     def train_step(self) -> None:
         """One student update (the round is set up first when one starts)."""
         exp, rs, step = self.exp, self.rs, self.step
-        spr = exp.steps_per_round
-        round_index = step // spr
-        if rs.plan is None or round_index != rs.round:
-            start_round(exp, rs, round_index)
+        if rs.plan is None or step == rs.round_end:
+            start_round(exp, rs, 0 if rs.plan is None else rs.round + 1, first_step=step)
             self.mask = None
         if self.mask is None:  # a new round, or the round a resumed run continues
             self.mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
             self.per_example = exp.step_inputs(rs)
             if self.batches is not None:
                 self.batches.close()
-            first = round_index * spr
+            first = rs.round_start
             self.batches = exp.train_feed.round_batches(
                 rs.plan.indices,
                 first_step=first,
                 start=step - first,
-                stop=min(spr, exp.num_steps - first),
+                stop=min(len(rs.plan.indices), exp.num_steps - first),
                 weights=rs.plan.weights,
             )
         with exp.timer.timed("input"):
@@ -203,11 +201,18 @@ class Session:
 
     # ---- when --------------------------------------------------------------------------
 
+    def finished(self, step: int) -> bool:
+        """The run's end: its steps, or its last round's end when rounds may be short."""
+        rs = self.rs
+        if step >= self.exp.num_steps:
+            return True
+        return rs.plan is not None and rs.round >= self.exp.num_rounds - 1 and step == rs.round_end
+
     def evaluation_due(self, step: int) -> bool:
-        return step % self.eval_every == 0 or step == self.exp.num_steps
+        return step % self.eval_every == 0 or self.finished(step)
 
     def round_ends(self, step: int) -> bool:
-        return step % self.exp.steps_per_round == 0 or step == self.exp.num_steps
+        return step == self.rs.round_end or self.finished(step)
 
     def log_due(self, step: int) -> bool:
         return self.progress.due(step)
@@ -252,11 +257,12 @@ def _snapshots(exp: Experiment, rs: RunState, step: int, writers) -> None:
             writers.snapshot(step, aux.snapshot(rs.aux[aux.name]))
 
 
-def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
+def start_round(exp: Experiment, rs: RunState, round_index: int, *, first_step: int) -> None:
     """Round set-up: the auxiliary learners' owed steps, the scoring pass, the method's plan.
 
     Forward passes are counted where they happen: the scoring pass's here, the auxiliary
-    learners' by themselves, a step-level selector's candidates by the step.
+    learners' by themselves, a step-level selector's candidates by the step. A method
+    with step signals is handed what the previous round's steps trained on.
     """
     jax.block_until_ready(rs.train)  # queued student steps are not set-up time
     exp.timer.start_round()
@@ -272,8 +278,12 @@ def start_round(exp: Experiment, rs: RunState, round_index: int) -> None:
         rs.meters.extra_forward += exp.num_train
     for aux in exp.auxiliaries:
         signals = aux.signals(rs.aux[aux.name], signals, labels)
+    if rs.trained is not None and round_index > 0:
+        signals = signals or Signals(None, None, None, np.asarray(labels, np.int32))
+        signals = signals._replace(trained=rs.trained.take())
     # The sampler is held to the protocol (samplers/checked.py): the plan's shape, range.
     rs.plan, rs.sampler = exp.sampler.plan_round(rs.sampler, round_index, signals)
+    rs.round_start = first_step
     rs.plan.info.update(learned)
     if exp.dataset.noisy is not None:
         rs.plan.info.update(_noise_shares(exp.dataset.noisy, rs.plan))
@@ -359,7 +369,7 @@ def _round_row(exp: Experiment, rs: RunState, step: int) -> dict:
     return {
         "round": rs.round,
         "step": step,
-        "first_step": rs.round * exp.steps_per_round,
+        "first_step": rs.round_start,
         "train_loss": rs.meters.take("round"),
         **rs.plan.info,
         **selection,
@@ -410,6 +420,7 @@ def _drain(pending: list, rs: RunState, step: int, checkpoints: str) -> None:
             )
         rs.meters.add_step(metrics)
         rs.add_selection(metrics)
+        rs.add_trained(metrics)
     pending.clear()
     # A step's loss is computed before its update: the last update can still have
     # blown the weights up. Never checkpoint (or evaluate) non-finite weights.
@@ -434,7 +445,10 @@ def _restore(exp, rs, ckpt, workdir: str, allow_config_change: bool) -> tuple[in
     if found is None:
         return 0, rs
     step, tree, meta = found
-    return step, RunState.from_checkpoint(tree, meta)
+    trained = 0 if rs.trained is None else len(rs.trained.indices)
+    return step, RunState.from_checkpoint(
+        tree, meta, full_round=exp.steps_per_round, trained_size=trained
+    )
 
 
 def load_checkpoint(exp: Experiment, workdir: str) -> tuple[RunState, int]:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from lgl_spl.samplers import RoundPlan
+from lgl_spl.samplers.base import Trained
 from lgl_spl.train.state import TrainState
 
 
@@ -65,8 +66,50 @@ def _as(kind: str, lib=None):
     return lib.int64 if kind == "int" else lib.float64
 
 
+@dataclasses.dataclass
+class TrainedBuffer:
+    """What the steps of the current round trained on so far (step signals), in order:
+    fixed-size host arrays (a round's steps × batch), so a checkpoint can hold them."""
+
+    indices: np.ndarray
+    losses: np.ndarray
+    correct: np.ndarray
+    weights: np.ndarray
+    count: int = 0
+
+    @classmethod
+    def empty(cls, size: int) -> TrainedBuffer:
+        return cls(
+            np.zeros(size, np.int32), np.zeros(size, np.float32), np.zeros(size, bool),
+            np.zeros(size, np.float32),
+        )  # fmt: skip
+
+    def add(self, metrics: dict) -> None:
+        """One step's record (its metrics read from the devices)."""
+        idx = np.asarray(metrics["trained_indices"])
+        end = self.count + idx.size
+        self.indices[self.count : end] = idx
+        self.losses[self.count : end] = np.asarray(metrics["trained_losses"])
+        self.correct[self.count : end] = np.asarray(metrics["trained_correct"])
+        self.weights[self.count : end] = np.asarray(metrics["trained_weights"])
+        self.count = end
+
+    def take(self) -> Trained:
+        """The round's record (copies), and the buffer starts again."""
+        n = self.count
+        out = Trained(
+            *(a[:n].copy() for a in (self.indices, self.losses, self.correct, self.weights))
+        )
+        self.count = 0
+        return out
+
+    def tree(self) -> dict:
+        return {"indices": self.indices, "losses": self.losses, "correct": self.correct,
+                "weights": self.weights}  # fmt: skip
+
+
 # The items of the checkpoint tree that are not auxiliary learners' states.
-_FIXED = ("train", "sampler", "plan", "meters")
+_FIXED = ("train", "sampler", "plan", "meters", "trained")
 
 
 @dataclasses.dataclass
@@ -80,6 +123,18 @@ class RunState:
     # A step-level selector's sums over the round so far (the steps' metrics, summed on the
     # host in float64 when read); JSON-able, saved in the checkpoint's metadata.
     selection: dict = dataclasses.field(default_factory=dict)
+    round_start: int = 0  # the step at which the current round began
+    full_round: int = 0  # the steps of a full round, ⌈N / batch⌉ (0: not known)
+    trained: TrainedBuffer | None = None  # step signals: the round's steps so far
+
+    @property
+    def round_end(self) -> int:
+        """The step after the current round's last (its plan may be shorter than a full round)."""
+        return self.round_start + int(self.plan.indices.shape[0])
+
+    def add_trained(self, metrics: dict) -> None:
+        if self.trained is not None and "trained_indices" in metrics:
+            self.trained.add(metrics)
 
     def add_selection(self, metrics: dict) -> None:
         """Add one step's selection sums (a step without a selector has none)."""
@@ -120,18 +175,25 @@ class RunState:
         checkpoints written before auxiliary learners had a protocol.
         """
         plan = self.plan
-        return {
+        indices, weights = plan.indices, plan.weights
+        if self.full_round and len(indices) < self.full_round:  # a short round, stored full size
+            pad = ((0, self.full_round - len(indices)), (0, 0))
+            indices, weights = np.pad(indices, pad), np.pad(weights, pad)
+        tree = {
             "train": self.train,
             "sampler": self.sampler,
             "embedding": {},
             **self.aux,
             "plan": {
-                "indices": plan.indices,
-                "weights": plan.weights,
+                "indices": indices,
+                "weights": weights,
                 "class_mask": plan.class_mask,
             },
             "meters": self.meters.tree(),
         }
+        if self.trained is not None:
+            tree["trained"] = self.trained.tree()
+        return tree
 
     def meta(self, step: int, fingerprint: dict) -> dict:
         """The JSON side of a checkpoint."""
@@ -143,6 +205,9 @@ class RunState:
             "info": self.plan.info,
             "selection": self.selection,
             "config": fingerprint,
+            "round_start": self.round_start,
+            "round_steps": int(self.plan.indices.shape[0]),
+            **({"trained_count": self.trained.count} if self.trained is not None else {}),
         }
 
     def placeholder(self, steps_per_round: int, width: int, num_classes: int) -> RunState:
@@ -159,15 +224,25 @@ class RunState:
         return dataclasses.replace(self, plan=plan, meters=Meters())
 
     @classmethod
-    def from_checkpoint(cls, tree: dict, meta: dict) -> RunState:
+    def from_checkpoint(cls, tree: dict, meta: dict, *, full_round: int, trained_size: int = 0):
+        """The state a checkpoint holds; ``full_round``: a round's steps, ⌈N / batch⌉
+        (checkpoints made before rounds could be short did not record them)."""
+        steps = int(meta.get("round_steps", full_round))
         plan = RoundPlan(
-            indices=np.asarray(tree["plan"]["indices"]),
-            weights=np.asarray(tree["plan"]["weights"]),
+            indices=np.asarray(tree["plan"]["indices"])[:steps],
+            weights=np.asarray(tree["plan"]["weights"])[:steps],
             class_mask=np.asarray(tree["plan"]["class_mask"]),
             schedule_start=int(meta["schedule_start"]),
             info=meta["info"],
             schedule_scale=float(meta["schedule_scale"]),
         )
+        trained = None
+        if trained_size:
+            t = tree["trained"]
+            trained = TrainedBuffer(
+                *(np.array(t[k]) for k in ("indices", "losses", "correct", "weights")),
+                count=int(meta.get("trained_count", 0)),
+            )
         return cls(
             train=tree["train"],
             sampler=tree["sampler"],
@@ -176,10 +251,20 @@ class RunState:
             round=int(meta["round"]),
             meters=Meters.from_tree(tree["meters"]),
             selection=meta.get("selection") or {},
+            round_start=int(meta.get("round_start", int(meta["round"]) * full_round)),
+            full_round=full_round,
+            trained=trained,
         )
 
     def schedule_step(self, step: int) -> float:
-        """The step of the learning-rate schedule (LGL restarts and stretches it per stage)."""
+        """The step of the learning-rate schedule (LGL restarts and stretches it per stage).
+
+        A round shorter than a full one (dynamic pruning) runs the schedule at the pace of a
+        full round: the schedule follows the passes over the data, not the updates taken
+        (so a run of shorter rounds ends its schedule where a full run does)."""
+        steps, full = int(self.plan.indices.shape[0]), self.full_round
+        if full and (steps < full or self.round_start != self.round * full):
+            step = self.round * full + (step - self.round_start) * (full / steps)
         return (step - self.plan.schedule_start) * self.plan.schedule_scale
 
 

@@ -25,6 +25,15 @@ class TrainState:
     opt_state: Any
 
 
+@flax.struct.dataclass
+class TransformedTrainState(TrainState):
+    """The train state of a method with a loss transform: its state rides along (and is
+    checkpointed with the rest). A separate class, so every other method's checkpoints keep
+    their layout."""
+
+    loss_state: Any = None
+
+
 def make_optimizer(cfg) -> optax.GradientTransformation:
     """The optimiser *without* its learning rate, which the step applies from the schedule.
 
@@ -70,18 +79,24 @@ def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
     )
 
 
-def create_train_state(model, tx, key: jax.Array, sample: jax.Array) -> TrainState:
+def create_train_state(model, tx, key: jax.Array, sample: jax.Array, loss_state=None) -> TrainState:
     """The initial state, made by one compiled program: run op by op, a model's
     initialisers and the optimiser's zeros compile dozens of small programs (seconds
-    on a CPU before the first step). The values are the same bits either way."""
+    on a CPU before the first step). The values are the same bits either way.
+
+    With ``loss_state`` (a loss transform's initial state) it is a
+    :class:`TransformedTrainState`."""
 
     def build(key, sample):
         params, batch_stats = init_variables(model, key, sample)
-        return TrainState(
+        parts = dict(
             step=jnp.zeros((), jnp.int32),
             params=params,
             batch_stats=batch_stats,
             opt_state=tx.init(params),
         )
+        if loss_state is None:
+            return TrainState(**parts)
+        return TransformedTrainState(**parts, loss_state=loss_state)
 
     return jax.jit(build)(key, sample)

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from lgl_spl.core import class_entropy_sums
+from lgl_spl.core.loss_transform import LossBatch, LossTransform
 from lgl_spl.core.step_selection import (
     MASKED_LOGIT,
     Selector,
@@ -37,7 +38,7 @@ from lgl_spl.core.step_selection import (
 )
 from lgl_spl.data import AugmentSpec, augment
 from lgl_spl.parallel import batch_sharded, replicated
-from lgl_spl.train.state import TrainState
+from lgl_spl.train.state import TrainState, TransformedTrainState
 
 
 def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
@@ -58,6 +59,9 @@ class Steps(NamedTuple):
     score: Callable  # (state, x, y, indices, weights, class_mask, want) -> the wanted outputs
 
 
+# A step's record of what it trained on, for a method with step signals (replicated).
+TRAINED_KEYS = ("trained_indices", "trained_losses", "trained_correct", "trained_weights")
+
 # What a scoring pass can compute: per-example (batch-sharded) outputs, and LGL's
 # per-class entropy sums (reduced over the batch on device, [C] each).
 PER_EXAMPLE = ("losses", "logits", "features")
@@ -75,6 +79,8 @@ def make_steps(
     selector: Selector | None = None,
     batch_size: int | None = None,
     warmup_steps: int = 0,
+    step_signals: bool = False,
+    loss_transform: LossTransform | None = None,
 ):
     """Build the jitted steps for ``model`` on ``mesh``.
 
@@ -88,6 +94,13 @@ def make_steps(
     that the selector reads at the candidates' indices (``noisy``, a 0/1 mask, is kept
     for the records and never shown to the selector). Before ``warmup_steps`` (the
     state's step) it scores nothing and keeps the first ``batch_size`` candidates.
+
+    With ``step_signals`` the train step's metrics also hold what it trained on
+    (``trained_indices``, ``trained_losses``, ``trained_correct``, ``trained_weights``,
+    each [batch], replicated): the per-example training losses and train-mode correctness
+    the loop hands the sampler at the next round. With a ``loss_transform`` the per-example
+    losses pass through it before they are averaged, its state carried in the train state
+    (a :class:`TransformedTrainState`).
     """
     if selector is not None and not batch_size:
         raise ValueError("make_steps: a step-level selector needs the batch_size it keeps")
@@ -168,23 +181,39 @@ def make_steps(
             logits, _, new_stats = forward(
                 params, state.batch_stats, images, train=True, key=dropout_key
             )
-            ce = optax.softmax_cross_entropy_with_integer_labels(
-                mask_logits(logits, class_mask), labels
-            )
+            logits = mask_logits(logits, class_mask)
+            ce = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+            per_example, loss_state = ce, None
+            if loss_transform is not None:
+                batch = LossBatch(labels, logits, indices, weights)
+                per_example, loss_state = loss_transform.apply(state.loss_state, ce, batch)
+                loss_state = jax.lax.stop_gradient(loss_state)
             total = jnp.sum(weights)
-            return jnp.sum(ce * weights) / jnp.maximum(total, 1.0), (new_stats, total)
+            loss = jnp.sum(per_example * weights) / jnp.maximum(total, 1.0)
+            return loss, (new_stats, total, ce, logits, loss_state)
 
-        (loss, (new_stats, total)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        (loss, (new_stats, total, ce, logits, loss_state)), grads = jax.value_and_grad(
+            loss_fn, has_aux=True
+        )(state.params)
         lr = schedule(schedule_step)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         updates = jax.tree.map(lambda u: -lr * u, updates)
-        new_state = TrainState(
+        parts = dict(
             step=state.step + 1,
             params=optax.apply_updates(state.params, updates),
             batch_stats=new_stats,
             opt_state=opt_state,
         )
-        return new_state, {"loss": loss, "weight": total, "lr": lr, **picked}
+        if loss_transform is None:
+            new_state = TrainState(**parts)
+        else:
+            new_state = TransformedTrainState(**parts, loss_state=loss_state)
+        metrics = {"loss": loss, "weight": total, "lr": lr, **picked}
+        if step_signals:
+            ce = jax.lax.stop_gradient(ce)
+            values = (indices, ce, jnp.argmax(logits, -1) == labels, weights)
+            metrics.update(zip(TRAINED_KEYS, values, strict=True))
+        return new_state, metrics
 
     def eval_step(state, x, y, indices, weights, class_mask):
         images = augment(jax.random.key(0), x[indices], spec, train=False)
@@ -248,6 +277,8 @@ def make_steps(
             "candidate_loss", "scored_selected", "selected_noisy",
         )}  # fmt: skip
         metrics_shardings["selected"] = bat
+        if step_signals:
+            metrics_shardings.update({k: rep for k in TRAINED_KEYS})
         selecting = jax.jit(
             train_step,
             in_shardings=(rep, data_sharding, data_sharding, bat, bat, rep, rep, rep, rep),

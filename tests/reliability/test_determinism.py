@@ -19,8 +19,8 @@ def _run_recording_plans(monkeypatch, workdir, c) -> list[tuple[int, np.ndarray,
     plans = []
     real = loop_module.start_round
 
-    def start_round(exp, rs, round_index):
-        real(exp, rs, round_index)
+    def start_round(exp, rs, round_index, **kwargs):
+        real(exp, rs, round_index, **kwargs)
         plans.append((round_index, rs.plan.indices.copy(), dict(rs.plan.info)))
 
     monkeypatch.setattr(loop_module, "start_round", start_round)

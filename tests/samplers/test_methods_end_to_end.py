@@ -92,7 +92,7 @@ def test_lgl_never_predicts_an_untrained_class(tmp_path):
     exp = build_experiment(c)
     rs, _ = loop_module.load_checkpoint(exp, str(tmp_path))  # the fully trained student
     rs.sampler = exp.sampler.init()
-    loop_module.start_round(exp, rs, 0)  # stage 0's 5 classes
+    loop_module.start_round(exp, rs, 0, first_step=0)  # stage 0's 5 classes
     mask = rs.plan.class_mask
     labels = exp.dataset.y_train
     want = ("logits", "class_entropies")
