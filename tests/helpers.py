@@ -73,3 +73,14 @@ def tiny_digits(**train):
     c.train.lr_decay_steps = 60
     c.train.update(train)
     return c
+
+
+def load_sweep():
+    """``launch/sweep.py`` as a module (it is a script, not part of the package)."""
+    import sys
+
+    spec = importlib.util.spec_from_file_location("sweep", os.path.join(REPO, "launch", "sweep.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["sweep"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

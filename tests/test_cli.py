@@ -10,8 +10,8 @@ import pytest
 from tests.helpers import REPO
 
 
-def run(*args):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+def run(*args, **env_vars):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "lgl_spl.main", *args],
         cwd=REPO,
@@ -146,14 +146,6 @@ def test_a_user_model_error_is_one_line_with_the_log(tmp_path, model, raised, li
     assert not metrics.exists() or not metrics.read_text()  # no row, no step saved
     assert not checkpoints.exists() or not [p for p in os.listdir(checkpoints) if p.isdigit()]
 
-    env = dict(os.environ, LGL_SPL_TRACEBACK="1")
-    shown = subprocess.run(
-        [sys.executable, "-m", "lgl_spl.main", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    shown = run(*args, LGL_SPL_TRACEBACK="1")
     assert shown.returncode == 1 and "Traceback (most recent call last)" in shown.stderr
     assert shown.stderr.strip().splitlines()[-1].endswith(f"at {path}:{line}")

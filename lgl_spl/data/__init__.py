@@ -7,6 +7,7 @@ from lgl_spl.data.augment import (
     augment,
     default_augment,
     host_augment,
+    normalisation_of,
 )
 from lgl_spl.data.dataset import Dataset
 from lgl_spl.data.input_pipeline import BatchStream, HostInput, InputOptions, InputPipelineError
@@ -28,5 +29,6 @@ __all__ = [
     "augment",
     "default_augment",
     "host_augment",
+    "normalisation_of",
     "load",
 ]

@@ -10,6 +10,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,21 @@ AUGMENT_CHOICES = ("default", "none", "crop_flip")
 # Datasets decoded on the host whose default training transforms (crops, flips) run there,
 # in `lgl_spl.data.imagenet_transforms`, rather than in the jitted step.
 _HOST_AUGMENTED = ("imagenet2012",)
+
+
+def normalisation_of(x: np.ndarray, mean=None, std=None) -> AugmentSpec:
+    """No augmentation, normalised by ``mean``/``std`` (in [0, 1] units): by default uint8
+    images' own per-channel statistics; float arrays as they are."""
+    if mean is None or std is None:
+        if x.dtype == np.uint8:
+            pixels = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
+            mean = pixels.mean(0) if mean is None else mean
+            std = np.maximum(pixels.std(0), 1e-3) if std is None else std
+        else:
+            mean, std = (0.0,), (1.0,)
+    return AugmentSpec(
+        mean=tuple(float(v) for v in np.ravel(mean)), std=tuple(float(v) for v in np.ravel(std))
+    )
 
 
 def default_augment(name: str, choice: str | bool = "default") -> AugmentSpec:

@@ -24,7 +24,6 @@ Whatever the user's module raises while it is built or called (other than a
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import types
 import typing
@@ -33,13 +32,10 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lgl_spl.errors import ConfigError, UserCodeError, user_frame
+from lgl_spl import import_path
+from lgl_spl.errors import ConfigError, UserCodeError
 
 NOT_A_MODULE = "is not a Flax module class (Linen nn.Module or nnx.Module)"
-
-
-def is_import_path(name: str) -> bool:
-    return ":" in str(name)
 
 
 def _is_nnx_class(obj) -> bool:
@@ -74,23 +70,7 @@ def _takes_x(params: list[inspect.Parameter]) -> bool:
 
 def load_model_class(path: str) -> type:
     """The Linen or NNX module class ``path`` names; every failure is one ConfigError line."""
-    module_name, _, attr = str(path).partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"model.name {path!r}: an import path reads package.module:Name")
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as e:  # noqa: BLE001 - whatever the user's module raises on import
-        where = user_frame(e)
-        at = f" at {where}" if where and not isinstance(e, ModuleNotFoundError) else ""
-        message = (str(e).strip().splitlines() or [""])[0]
-        raise ConfigError(
-            f"model.name {path!r}: cannot import {module_name!r} "
-            f"({type(e).__name__}: {message}{at})"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(f"model.name {path!r}: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+    obj = import_path.load(path, key="model.name", attr_name="Name")
     if isinstance(obj, type) and issubclass(obj, nn.Module):
         if "num_classes" not in {f.name for f in dataclasses.fields(obj)}:
             raise ConfigError(f"model.name {path!r}: the module has no num_classes attribute")

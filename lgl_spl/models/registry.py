@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 
 from lgl_spl.errors import ConfigError
+from lgl_spl.import_path import is_import_path
 from lgl_spl.models import heads, own
 from lgl_spl.models.lenet import LeNet
 from lgl_spl.models.mlp import MLP
@@ -71,7 +72,7 @@ COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 def check_model_name(name: str) -> None:
     """A registered name, or an importable ``package.module:Name`` (models/own.py)."""
-    if own.is_import_path(name):
+    if is_import_path(name):
         own.load_model_class(name)
     elif name not in MODELS:
         raise ConfigError(
@@ -95,7 +96,7 @@ def get_model(
         raise ConfigError(
             f"train.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {compute_dtype!r}"
         )
-    if own.is_import_path(name):
+    if is_import_path(name):
         return own.build_own_model(
             name, num_classes=num_classes, width=width, dtype=COMPUTE_DTYPES[compute_dtype],
             **kwargs,

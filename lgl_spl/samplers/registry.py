@@ -7,9 +7,9 @@ A new built-in method is a sampler module with a ``METHODS`` tuple, listed once 
 
 from __future__ import annotations
 
-import importlib
-
-from lgl_spl.errors import ConfigError, UserCodeError, user_frame
+from lgl_spl import import_path
+from lgl_spl.errors import ConfigError, UserCodeError
+from lgl_spl.import_path import is_import_path
 from lgl_spl.samplers import advise, lgl, online, self_paced, uniform
 from lgl_spl.samplers.base import StepSelector
 from lgl_spl.samplers.checked import CheckedSampler
@@ -42,30 +42,10 @@ def register_method(method: Method) -> Method:
     return method
 
 
-def is_import_path(name: str) -> bool:
-    return ":" in str(name)
-
-
 def load_method(path: str) -> Method:
     """The :class:`Method` that ``package.module:ATTR`` names (found on the working directory
     or ``PYTHONPATH``); every failure is one ConfigError line naming the path."""
-    module_name, _, attr = str(path).partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"method.name {path!r}: an import path reads package.module:ATTR")
-    try:
-        obj = importlib.import_module(module_name)
-    except Exception as e:  # noqa: BLE001 - whatever the user's module raises on import
-        where = user_frame(e)
-        at = f" at {where}" if where and not isinstance(e, ModuleNotFoundError) else ""
-        message = (str(e).strip().splitlines() or [""])[0]
-        raise ConfigError(
-            f"method.name {path!r}: cannot import {module_name!r} "
-            f"({type(e).__name__}: {message}{at})"
-        ) from None
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ConfigError(f"method.name {path!r}: {module_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+    obj = import_path.load(path, key="method.name")
     if not isinstance(obj, Method):
         raise ConfigError(
             f"method.name {path!r} is a {type(obj).__name__}, not an lgl_spl.Method "

@@ -412,16 +412,7 @@ def build_embedding_learner(
         block = ml_collections.ConfigDict(cfg.to_dict())
         advise.derive(block, None, baseline=int(num_steps), num_classes=c)
         cfg = functional.method_settings(block.to_dict())
-    if mean is None or std is None:
-        if x.dtype == np.uint8:
-            pixels = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
-            mean = pixels.mean(0) if mean is None else mean
-            std = np.maximum(pixels.std(0), 1e-3) if std is None else std
-        else:
-            mean, std = (0.0,), (1.0,)
-    spec = data_lib.AugmentSpec(
-        mean=tuple(float(v) for v in np.ravel(mean)), std=tuple(float(v) for v in np.ravel(std))
-    )
+    spec = data_lib.normalisation_of(x, mean, std)
     mesh = parallel.make_mesh(num_devices)
     held = None
     if heldout is not None:

@@ -311,16 +311,7 @@ def build_irreducible_loss(
         net = OwnModel(model, num_classes=c, import_path=type(model).__name__)
     else:
         net = models.get_model(str(model), num_classes=c, width=float(width))
-    if mean is None or std is None:  # as build_embedding_learner: the data's own statistics
-        if x.dtype == np.uint8:
-            pixels = x.reshape(-1, x.shape[-1]).astype(np.float64) / 255.0
-            mean = pixels.mean(0) if mean is None else mean
-            std = np.maximum(pixels.std(0), 1e-3) if std is None else std
-        else:
-            mean, std = (0.0,), (1.0,)
-    spec = data_lib.AugmentSpec(
-        mean=tuple(float(v) for v in np.ravel(mean)), std=tuple(float(v) for v in np.ravel(std))
-    )
+    spec = data_lib.normalisation_of(x, mean, std)
     if holdout is not None:
         hx, hy = holdout
         holdout = (np.asarray(hx), np.asarray(hy, np.int32))

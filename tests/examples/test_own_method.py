@@ -3,7 +3,6 @@ runs through the program (and resumes exactly after SIGKILL), a sweep and its re
 a loop of one's own."""
 
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ import lgl_spl as L
 from lgl_spl.configlib import override_method
 from lgl_spl.report.runs import group_runs, load_runs
 from lgl_spl.train import train_and_evaluate
-from tests.helpers import REPO, read_rows
+from tests.helpers import REPO, load_sweep, read_rows
 from tests.reliability import tiny
 from tests.reliability.common import TINY, cli, cli_killed_at, same_metrics
 
@@ -70,7 +69,7 @@ def test_it_resumes_exactly_after_sigkill(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_runs_it_and_the_report_names_it(tmp_path):
-    sweep = _example_sweep()
+    sweep = load_sweep()
     root = str(tmp_path / "sweep")
     args = ["--root", root, "--configs", f"{TINY}:random", "--seeds", "0", "1", "--jobs", "2"]
     cwd = os.getcwd()
@@ -84,13 +83,3 @@ def test_a_sweep_runs_it_and_the_report_names_it(tmp_path):
     (own,) = [g for g in groups if g.label == "loss_proportional"]
     assert [r.seed for r in own.runs] == [0, 1]
     assert {r.config["method.path"] for r in own.runs} == {PATH}
-
-
-def _example_sweep():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sweep", os.path.join(REPO, "launch", "sweep.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep"] = module
-    spec.loader.exec_module(module)
-    return module

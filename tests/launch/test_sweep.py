@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 
 import pytest
 
-from tests.helpers import REPO, read_metrics
+from tests.helpers import REPO, load_sweep, read_metrics
 
-_spec = importlib.util.spec_from_file_location("sweep", os.path.join(REPO, "launch", "sweep.py"))
-sweep = importlib.util.module_from_spec(_spec)
-sys.modules["sweep"] = sweep  # dataclasses look their module up by name
-_spec.loader.exec_module(sweep)
+sweep = load_sweep()
 
 DIGITS = os.path.join(REPO, "configs", "digits_random.py")
 TOY = os.path.join(REPO, "configs", "toy_random.py")

@@ -80,6 +80,20 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     )
 
 
+def start_cli(workdir, *extra: str, method: str = "random", stdout=subprocess.PIPE):
+    """``python -m lgl_spl.main`` on the tiny config's ``method`` in ``workdir``, started
+    (stderr piped, text)."""
+    args = ("--config", f"{TINY}:{method}", "--workdir", str(workdir), *extra)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lgl_spl.main", *args],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def cli_killed_at(step: int, *args: str, timeout: float = 180) -> int:
     """Start the CLI (with a progress line every step) and SIGKILL it once it passes ``step``.
 

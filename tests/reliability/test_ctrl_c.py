@@ -17,19 +17,11 @@ import pytest
 from lgl_spl import parallel
 from lgl_spl.train import train_and_evaluate
 from tests.helpers import REPO, cli_env
-from tests.reliability.common import TINY, config, error_lines, same_metrics
+from tests.reliability.common import TINY, config, error_lines, same_metrics, start_cli
 
 
 def _start(workdir, *extra) -> subprocess.Popen:
-    args = ("--config", f"{TINY}:random", "--workdir", str(workdir), *extra)
-    return subprocess.Popen(
-        [sys.executable, "-m", "lgl_spl.main", *args],
-        cwd=REPO,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_cli(workdir, *extra, stdout=subprocess.DEVNULL)
 
 
 def _interrupt_after(proc: subprocess.Popen, pattern: str, *, again: float | None = None) -> str:

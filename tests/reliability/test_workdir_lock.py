@@ -6,7 +6,6 @@ rounds.jsonl repeated rounds, and the loser blamed a full disk.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,8 +15,8 @@ import pytest
 from lgl_spl import lock
 from lgl_spl.errors import ConfigError
 from lgl_spl.train import train_and_evaluate
-from tests.helpers import REPO, cli_env, read_rows
-from tests.reliability.common import TINY, config, error_lines, same_metrics
+from tests.helpers import REPO, cli_env, load_sweep, read_rows
+from tests.reliability.common import TINY, config, error_lines, same_metrics, start_cli
 
 
 def test_a_held_workdir_is_refused_naming_the_holder(tmp_path):
@@ -50,16 +49,8 @@ def test_a_lock_dies_with_its_process(tmp_path):
     lock.claim_workdir(str(tmp_path)).release()
 
 
-def _start(workdir, *extra) -> subprocess.Popen:
-    args = ("--config", f"{TINY}:random", "--workdir", str(workdir), *extra)
-    return subprocess.Popen(
-        [sys.executable, "-m", "lgl_spl.main", *args],
-        cwd=REPO,
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _start(workdir) -> subprocess.Popen:
+    return start_cli(workdir)
 
 
 @pytest.mark.slow
@@ -82,16 +73,8 @@ def test_two_processes_on_one_workdir_train_once(tmp_path):
     assert steps == sorted(set(steps))
 
 
-def _load_sweep():
-    spec = importlib.util.spec_from_file_location("sweep", os.path.join(REPO, "launch", "sweep.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["sweep"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_sweep_skips_a_busy_run_and_says_so(tmp_path, capsys):
-    sweep = _load_sweep()
+    sweep = load_sweep()
     root = tmp_path / "root"
     (busy,) = sweep.plan(str(root), [f"{TINY}:random"], [0])
     held = lock.claim_workdir(busy.workdir)
