@@ -90,10 +90,16 @@ def plan(root: str, configs, seeds, fixed=(), grid=()) -> list[Run]:
 
 
 def is_finished(workdir: str) -> bool:
-    """The last metrics row reached the config's ``train.num_steps``."""
+    """The last metrics row reached the run's end: the ``final_step`` a finished run writes to
+    run_info.json (a method of short rounds ends before num_steps), else ``train.num_steps``."""
     try:
         with open(os.path.join(workdir, "config.json")) as f:
             num_steps = int(json.load(f)["train.num_steps"])
+        try:
+            with open(os.path.join(workdir, "run_info.json")) as f:
+                num_steps = int(json.load(f).get("final_step") or num_steps)
+        except (OSError, ValueError):
+            pass
         with open(os.path.join(workdir, "metrics.jsonl")) as f:
             lines = [line for line in f if line.strip()]
         return bool(lines) and int(json.loads(lines[-1])["step"]) >= num_steps

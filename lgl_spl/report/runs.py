@@ -145,9 +145,18 @@ class Run:
         return int(self.rows[-1]["step"]) if self.rows else 0
 
     @property
+    def updates(self) -> int:
+        """The student updates the run takes: the step it finished at (run_info.json's
+        ``final_step``; fewer than ``train.num_steps`` for a method of short rounds, e.g.
+        dynamic pruning), else ``train.num_steps``."""
+        final = self.info.get("final_step")
+        return int(final) if final else self.num_steps
+
+    @property
     def finished(self) -> bool:
-        """The last metrics row reached ``train.num_steps``."""
-        return bool(self.rows) and self.last_step >= self.num_steps > 0
+        """The last metrics row reached the run's end (``final_step``, else
+        ``train.num_steps``)."""
+        return bool(self.rows) and self.last_step >= self.updates > 0
 
     @property
     def label_names(self) -> list[str]:
@@ -379,6 +388,11 @@ class Group:
     @property
     def num_steps(self) -> int:
         return max(r.num_steps for r in self.runs)
+
+    @property
+    def updates(self) -> float:
+        """The mean student updates of the group's runs (``Run.updates``)."""
+        return float(np.mean([r.updates for r in self.runs]))
 
 
 def condition_label(condition: dict) -> str:

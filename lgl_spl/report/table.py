@@ -159,7 +159,7 @@ def summarize(groups: Sequence[Group]) -> list[Row]:
                 wall_time_mean=wall,
                 wall_time_lower_bound=any(r.resumed for r in runs),
                 timing_mean=_timing_mean(runs),
-                updates_vs_random=_ratio(group.num_steps, ref and ref.num_steps),
+                updates_vs_random=_ratio(group.updates, ref and ref.updates),
                 extra_forward_vs_random_training=_ratio(extra, ref_training),
                 wall_time_vs_random=_ratio(wall, ref_wall),
                 condition=dict(group.condition),
@@ -335,7 +335,8 @@ NOTES = (
     "with the uncapped `random` of the same noise level and budget.",
     "- *best-val*: the test accuracy at the evaluation with the highest validation accuracy "
     "(n/a: no validation split).",
-    "- *student updates*: `train.num_steps` relative to `random`'s.",
+    "- *student updates*: the updates a run takes (`train.num_steps`; a run of short rounds, "
+    "such as dynamic pruning, ends earlier) relative to `random`'s.",
     "- *extra fwd passes*: forward passes spent outside student training (scoring, "
     "embedding-net training, k-means embedding), at the end of the run, relative to the "
     "forward passes of `random`'s training (its `num_steps × batch_size`).",

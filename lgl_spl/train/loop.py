@@ -85,7 +85,7 @@ def _run(config, workdir: str, allow_config_change: bool) -> dict | None:
     )
     preemption.start()
     try:
-        _train(exp, rs, start, ckpt, writers, preemption, rows, t0)
+        final = _train(exp, rs, start, ckpt, writers, preemption, rows, t0)
     except _Preempted as e:
         console.info(
             f"{preemption.name}: checkpoint saved at step {e.args[0]} in {ckpt.directory}; "
@@ -97,12 +97,14 @@ def _run(config, workdir: str, allow_config_change: bool) -> dict | None:
         writers.timing(dict(exp.timer.totals), time.time() - t0)
         writers.close()
         ckpt.close()
+    # The run is finished: say at which step (a run of short rounds ends before num_steps).
+    writers.run_info({**exp.run_info(), "final_step": final})
     _summarize(exp, workdir, rows, writers, time.time() - t0)
     return rows[-1] if rows else None
 
 
-def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0):
-    """The steps from ``start`` to the end, in a :class:`Session`."""
+def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0) -> int:
+    """The steps from ``start`` to the end, in a :class:`Session`; the step it ended at."""
     session = Session(exp, rs, start, ckpt=ckpt, writers=writers, rows=rows, t0=t0)
     if not session.finished(start):
         console.info("compiling the train step (the first steps are slower)")
@@ -115,6 +117,7 @@ def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption,
                 raise _Preempted(session.step)
     finally:
         session.close()
+    return session.step
 
 
 @dataclasses.dataclass(frozen=True)

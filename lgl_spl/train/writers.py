@@ -117,6 +117,11 @@ class Writers:
         _write_json(os.path.join(self.workdir, "config.json"), config, sort_keys=True)
         _write_json(os.path.join(self.workdir, "run_info.json"), run_info)
 
+    def run_info(self, run_info: dict) -> None:
+        """``run_info.json`` again (a finished run adds its ``final_step``)."""
+        if self.enabled:
+            _write_json(os.path.join(self.workdir, "run_info.json"), run_info)
+
     def label_noise(self, dataset) -> None:
         """``label_noise.npz``: which training labels were flipped, and both label sets."""
         if not self.enabled or dataset.noisy is None:

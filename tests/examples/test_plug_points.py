@@ -8,10 +8,11 @@ import pytest
 
 import lgl_spl as L
 from lgl_spl.configlib import override_method
+from lgl_spl.report.runs import load_runs
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.experiment import build_experiment
 from lgl_spl.train.loop import load_checkpoint
-from tests.helpers import read_metrics, read_rows
+from tests.helpers import load_sweep, read_metrics, read_rows
 from tests.reliability import tiny
 from tests.reliability.common import Crash, interrupt_at, same_metrics
 
@@ -53,6 +54,11 @@ def test_dynamic_pruning_takes_short_rounds_from_the_steps_own_losses(tmp_path, 
     full = train_and_evaluate(tiny.get_config("random"), str(tmp_path / "random"))
     assert rows[-1]["lr"] == pytest.approx(full["lr"], abs=1e-7)
     assert rows[-1]["extra_forward_passes"] == 0  # the signals came from the steps themselves
+    # It ended before num_steps, and is finished for the sweep and the report, which count
+    # the updates it took.
+    (run,) = load_runs([str(ref)])
+    assert run.finished and run.updates == sum(steps) and run.num_steps == tiny.STEPS
+    assert load_sweep().is_finished(str(ref))
 
 
 def test_a_loss_transform_keeps_its_state_in_the_train_state(tmp_path, monkeypatch):
