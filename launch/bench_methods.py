@@ -107,10 +107,10 @@ class Recorder:
                 rec.open.pop()
             rec.phases.append((phase, t0, time.perf_counter()))
 
-        def recorded_start_round(exp, rs, round_index):
+        def recorded_start_round(exp, rs, round_index, **kwargs):
             jax.block_until_ready(rs.train)  # queued student steps are not setup
             t0 = time.perf_counter()
-            start_round(exp, rs, round_index)
+            start_round(exp, rs, round_index, **kwargs)
             rec.phases.append(("round_setup", t0, time.perf_counter()))
 
         def recorded_embed(learner, net, indices):
@@ -230,6 +230,7 @@ def run_method(args, method, num_train, rec: Recorder) -> dict:
         "compile": sum(compiled.values()),
         "warm": warm,
         "accuracy": last["test_accuracy"],
+        "updates": int(last["step"]),  # fewer than steps for a method of short rounds
         "method_cfg": {k: v for k, v in c.method.items()},
     }
 
@@ -349,7 +350,8 @@ def main() -> None:
     adv = rows.get("advise", {}).get("method_cfg", {})
     print(
         f"{args.dataset}: {num_train} training examples, {args.rounds} rounds, "
-        f"{rows['random']['steps']} student updates per method, repeats {args.repeats}"
+        f"{rows['random']['steps']} student updates per method (a method of short rounds "
+        f"takes fewer: the updates column), repeats {args.repeats}"
     )
     if adv:
         print(
@@ -362,7 +364,7 @@ def main() -> None:
     cols += ["kmeans", "selection", "machinery"]
     header = (
         "| method | startup s | total s | × random | compile s | warm s | × random (warm) | "
-        "× own student | " + " | ".join(cols) + " | machinery % of a round | test acc |"
+        "× own student | " + " | ".join(cols) + " | machinery % of a round | test acc | updates |"
     )
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
@@ -375,7 +377,15 @@ def main() -> None:
             f"{t['compile']:.1f} | {w['wall']:.1f} | {w['wall'] / base['warm']['wall']:.2f} | "
             f"{w['wall'] / w['student_training']:.2f} | "
             + " | ".join(f"{w[p]:.2f}" for p in cols)
-            + f" | {100 * w['machinery'] / w['wall']:.2f} | {t['accuracy']:.4f} |"
+            + f" | {100 * w['machinery'] / w['wall']:.2f} | {t['accuracy']:.4f} | {t['updates']} |"
+        )
+    if "infobatch" in rows:
+        t = rows["infobatch"]
+        ratio = t["total"] / base["total"]
+        print(
+            f"infobatch: {t['updates']} updates ({t['updates'] / base['updates']:.2f}x random's), "
+            f"whole run {ratio:.2f}x random's wall time; target <= 0.75x -> "
+            f"{'met' if ratio <= 0.75 else 'MISSED'}"
         )
     worst = max(rows, key=lambda m: rows[m]["warm"]["machinery"] / rows[m]["warm"]["wall"])
     share = rows[worst]["warm"]["machinery"] / rows[worst]["warm"]["wall"]

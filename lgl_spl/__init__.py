@@ -69,6 +69,7 @@ _CORE = [
     "conditional_entropy",
     "highest_loss",
     "highest_scores",
+    "infobatch_prune",
     "keep_first",
     "kmeans",
     "kmeans_per_class",

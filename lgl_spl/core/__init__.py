@@ -1,5 +1,6 @@
 """Pure, jittable math: no I/O, no config objects, no globals."""
 
+from lgl_spl.core.infobatch import infobatch_prune
 from lgl_spl.core.kmeans import KMeansResult, kmeans, kmeans_per_class
 from lgl_spl.core.knn import knn_accuracy
 from lgl_spl.core.lgl import (
@@ -53,6 +54,7 @@ __all__ = [
     "conditional_entropy",
     "highest_loss",
     "highest_scores",
+    "infobatch_prune",
     "keep_first",
     "kmeans",
     "kmeans_per_class",

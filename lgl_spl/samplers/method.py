@@ -46,6 +46,10 @@ class Method:
         the run is then its rounds, not its steps (dynamic pruning saves updates so).
       loss_transform: ``(method_cfg, SamplerContext) -> LossTransform``: a per-example
         loss transform inside the train step, with its state in the train state.
+      loss_mean: how a step averages its weighted per-example losses: ``"weights"`` (Σ w·ℓ
+        / Σ w, the default: weights say how much of the batch each example is) or
+        ``"examples"`` (Σ w·ℓ / the examples of weight > 0: weights rescale losses, as
+        InfoBatch's 1 / (1 − r) does).
     """
 
     name: str
@@ -59,6 +63,7 @@ class Method:
     step_signals: bool = False
     short_rounds: bool = False
     loss_transform: Callable | None = None
+    loss_mean: str = "weights"
 
     def defaults(self) -> dict:
         """``{setting: default}``."""
@@ -71,6 +76,8 @@ class Method:
             )
         if not callable(self.build):
             raise TypeError(f"method {self.name!r}: build must be callable, got {self.build!r}")
+        if self.loss_mean not in ("weights", "examples"):
+            raise ValueError(f"method {self.name!r}: loss_mean is 'weights' or 'examples'")
         unknown = set(self.tiny) - set(self.fields)
         if unknown:
             raise ValueError(f"method {self.name!r}: tiny names no setting {sorted(unknown)}")

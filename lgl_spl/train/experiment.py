@@ -210,6 +210,7 @@ def build_experiment(config) -> Experiment:
         warmup_steps=selector.warmup_steps if selector is not None else 0,
         step_signals=method.step_signals,
         loss_transform=loss_transform,
+        loss_mean=method.loss_mean,
     )
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(

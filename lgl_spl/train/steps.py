@@ -81,6 +81,7 @@ def make_steps(
     warmup_steps: int = 0,
     step_signals: bool = False,
     loss_transform: LossTransform | None = None,
+    loss_mean: str = "weights",
 ):
     """Build the jitted steps for ``model`` on ``mesh``.
 
@@ -100,7 +101,8 @@ def make_steps(
     each [batch], replicated): the per-example training losses and train-mode correctness
     the loop hands the sampler at the next round. With a ``loss_transform`` the per-example
     losses pass through it before they are averaged, its state carried in the train state
-    (a :class:`TransformedTrainState`).
+    (a :class:`TransformedTrainState`). ``loss_mean="examples"`` divides the weighted losses
+    by the examples of weight > 0 instead of by the weights' sum.
     """
     if selector is not None and not batch_size:
         raise ValueError("make_steps: a step-level selector needs the batch_size it keeps")
@@ -188,7 +190,10 @@ def make_steps(
                 batch = LossBatch(labels, logits, indices, weights)
                 per_example, loss_state = loss_transform.apply(state.loss_state, ce, batch)
                 loss_state = jax.lax.stop_gradient(loss_state)
-            total = jnp.sum(weights)
+            if loss_mean == "examples":  # weights rescale losses (InfoBatch)
+                total = jnp.sum(weights > 0).astype(jnp.float32)
+            else:
+                total = jnp.sum(weights)
             loss = jnp.sum(per_example * weights) / jnp.maximum(total, 1.0)
             return loss, (new_stats, total, ce, logits, loss_state)
 
