@@ -74,6 +74,7 @@ _CORE = [
     "kmeans",
     "kmeans_per_class",
     "knn_accuracy",
+    "lambertw",
     "lowest_loss",
     "lowest_scores",
     "magnet_loss",
@@ -89,6 +90,8 @@ _CORE = [
     "spld_select",
     "spld_threshold",
     "stage_sizes",
+    "superloss",
+    "superloss_confidence",
 ]
 __all__ = [*_CORE, *_API]
 __version__ = "0.1.0"

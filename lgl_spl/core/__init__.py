@@ -38,6 +38,7 @@ from lgl_spl.core.step_selection import (
     score_candidates,
     select_candidates,
 )
+from lgl_spl.core.superloss import lambertw, superloss, superloss_confidence
 
 __all__ = [
     "LGL_STRATEGIES",
@@ -59,6 +60,7 @@ __all__ = [
     "kmeans",
     "kmeans_per_class",
     "knn_accuracy",
+    "lambertw",
     "lowest_loss",
     "lowest_scores",
     "magnet_loss",
@@ -74,4 +76,6 @@ __all__ = [
     "spld_select",
     "spld_threshold",
     "stage_sizes",
+    "superloss",
+    "superloss_confidence",
 ]
