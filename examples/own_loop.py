@@ -10,7 +10,8 @@ by ``plan.weights`` with the classes of ``plan.class_mask``. A step-level method
 (``online_hard``, ``online_easy``, ``rho_loss``) plans each step's *candidates*
 (``plan.keep`` of them train): the step scores them in eval mode and keeps what the
 method's selector picks (``L.score_candidates``, ``L.select_candidates``); RHO-LOSS's
-irreducible losses come from ``L.build_irreducible_loss``. README: "In your own loop".
+irreducible losses come from ``L.build_irreducible_loss``, static pruning's scores from
+``L.build_prune_scores``. README: "In your own loop".
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ SETTINGS = {  # each method's settings (docs/design.md §3); the rest keep their
     "online_hard": {"candidates": 256},
     "online_easy": {"candidates": 256},
     "rho_loss": {"candidates": 256, "il_epochs": 5, "holdout_fraction": 0.1},
+    # Static pruning: keep the 70 % of highest EL2N, scored by 2 copies trained 2 epochs.
+    "prune": {"score_models": 2, "score_epochs": 2},
 }
 
 
@@ -117,6 +120,9 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
     if method == "rho_loss":
         il = L.build_irreducible_loss(x, sampler=sampler, holdout=holdout, model=Net(10))
         irreducible, _ = il.compute()  # [N]: each example's loss under the IL model
+    scores = None
+    if method == "prune":  # every example scored once, before the first plan
+        scores, _ = L.build_prune_scores(x, sampler=sampler, model=Net(10)).compute()
     key = jax.random.key(seed)
     params = MODEL.init(key, x[:1])["params"]
     opt_state, state = TX.init(params), sampler.init()
@@ -128,6 +134,9 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
             embedding, _ = learner.advance(embedding, r)
             signals["groups"] = learner.cluster_ids(embedding)
         wanted = sampler.needs(state, r)
+        if "scores" in wanted:  # static pruning: what the scoring runs gave
+            signals["scores"] = scores
+            wanted = wanted - {"scores"}
         model = functools.partial(predict, params)  # eval mode, this round's parameters
         signals.update(L.compute_signals(model, x, y, wanted, class_mask=mask))
         plan, state = sampler.plan(state, r, **signals)
@@ -136,7 +145,7 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
             path = L.classifier_path(params, 10)
             params = L.reinit_classes(params, path, plan.reinit_classes, jax.random.fold_in(key, r))
         fractions.append(plan.info["selected_fraction"])
-        for i in range(sampler.steps_per_round):
+        for i in range(len(plan.indices)):  # a round may be short (dynamic pruning)
             step = r * sampler.steps_per_round + i
             if step >= steps:
                 break

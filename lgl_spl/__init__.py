@@ -20,6 +20,8 @@ _API = {
     "IrreducibleLoss": "lgl_spl.train.irreducible",
     "build_irreducible_loss": "lgl_spl.train.irreducible",
     "split_holdout": "lgl_spl.train.irreducible",
+    "PruneScores": "lgl_spl.train.pruning_scores",
+    "build_prune_scores": "lgl_spl.train.pruning_scores",
     # Writing a method (docs/design.md, "Writing a method"): the declaration, the sampler
     # protocol and what a sampler is handed and returns, the settings' constructors and
     # the helpers the package's own samplers use.
@@ -55,10 +57,10 @@ _API = {
 
 # ``lgl_spl.core.__all__``; tests/core/test_api.py keeps the two lists equal.
 _CORE = [
-    "LGL_STRATEGIES",
     "Candidates",
     "ClusterIndex",
     "KMeansResult",
+    "LGL_STRATEGIES",
     "Pace",
     "build_cluster_index",
     "cap_selection",
@@ -67,9 +69,16 @@ _CORE = [
     "class_entropy_sums",
     "cluster_mean_losses",
     "conditional_entropy",
+    "coverage_centric",
+    "el2n",
+    "forgetting_init",
+    "forgetting_scores",
+    "forgetting_update",
+    "grad_norms",
     "highest_loss",
     "highest_scores",
     "infobatch_prune",
+    "keep_by_score",
     "keep_first",
     "kmeans",
     "kmeans_per_class",

@@ -19,6 +19,15 @@ from lgl_spl.core.neighbourhood import (
     sample_neighbourhood,
 )
 from lgl_spl.core.pace import Pace, pace, pace_fraction
+from lgl_spl.core.pruning import (
+    coverage_centric,
+    el2n,
+    forgetting_init,
+    forgetting_scores,
+    forgetting_update,
+    grad_norms,
+    keep_by_score,
+)
 from lgl_spl.core.selection import (
     cap_selection,
     spl_inv_select,
@@ -41,10 +50,10 @@ from lgl_spl.core.step_selection import (
 from lgl_spl.core.superloss import lambertw, superloss, superloss_confidence
 
 __all__ = [
-    "LGL_STRATEGIES",
     "Candidates",
     "ClusterIndex",
     "KMeansResult",
+    "LGL_STRATEGIES",
     "Pace",
     "build_cluster_index",
     "cap_selection",
@@ -53,9 +62,16 @@ __all__ = [
     "class_entropy_sums",
     "cluster_mean_losses",
     "conditional_entropy",
+    "coverage_centric",
+    "el2n",
+    "forgetting_init",
+    "forgetting_scores",
+    "forgetting_update",
+    "grad_norms",
     "highest_loss",
     "highest_scores",
     "infobatch_prune",
+    "keep_by_score",
     "keep_first",
     "kmeans",
     "kmeans_per_class",

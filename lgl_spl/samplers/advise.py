@@ -55,9 +55,9 @@ EMBEDDING_FIELDS = {
 FIELDS = {**PACE_FIELDS, **CLUSTER_FIELDS, **EMBEDDING_FIELDS}
 
 
-def derive(m, train, *, baseline: int, num_classes: int) -> None:
+def derive(m, train, *, baseline: int, num_classes: int, num_train: int) -> None:
     """``embed_steps = -1``: one embedding step every k student steps of the whole run."""
-    del train, num_classes
+    del train, num_classes, num_train
     if int(m.embed_steps) < 0:
         m.embed_steps = baseline // int(m.student_steps_per_embed_step)
 

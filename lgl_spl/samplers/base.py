@@ -37,8 +37,8 @@ class Signals(NamedTuple):
 
     The scoring pass fills what the sampler asked for (``needs_signals``):
     ``losses``, ``features``, ``logits`` or LGL's ``class_entropies``; the rest
-    are None. An embedding learner (SPL-ADVisE) fills ``groups``; a method with
-    ``step_signals`` gets ``trained``.
+    are None. An embedding learner (SPL-ADVisE) fills ``groups``, static pruning's
+    scoring runs ``scores``; a method with ``step_signals`` gets ``trained``.
     """
 
     losses: np.ndarray | None  # [N] float32
@@ -48,6 +48,7 @@ class Signals(NamedTuple):
     groups: np.ndarray | None = None  # [N] int32 cluster ids (class * K + j)
     class_entropies: np.ndarray | None = None  # [C] H(T | X_i) over the trained classes
     trained: Trained | None = None  # the previous round's steps (step_signals)
+    scores: np.ndarray | None = None  # [N] float32 an auxiliary learner's (pruning scores)
 
     @property
     def scored(self) -> bool:
@@ -159,6 +160,7 @@ def check_signals(
         expected = {
             "losses": (n,),
             "groups": (n,),
+            "scores": (n,),
             "features": (n, None),
             "logits": (n, c),
             "class_entropies": (c,),

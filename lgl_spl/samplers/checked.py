@@ -19,7 +19,7 @@ from lgl_spl.errors import ConfigError, UserCodeError
 from lgl_spl.samplers.base import RoundPlan, Signals
 from lgl_spl.samplers.method import Method
 
-SIGNAL_NAMES = ("losses", "features", "logits", "class_entropies", "groups")
+SIGNAL_NAMES = ("losses", "features", "logits", "class_entropies", "groups", "scores")
 
 
 class CheckedSampler:

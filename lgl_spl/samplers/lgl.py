@@ -53,7 +53,7 @@ FIELDS = {
 }
 
 
-def derive(m, train, *, baseline: int, num_classes: int) -> None:
+def derive(m, train, *, baseline: int, num_classes: int, num_train: int) -> None:
     """LGL's settings derived from the baseline's run (``train.run_length.resolve``).
 
     The schedule restarts over ``schedule_steps`` (0: the baseline's run). ``budget =

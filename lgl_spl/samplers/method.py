@@ -30,13 +30,17 @@ class Method:
       fields: the settings, made with ``integer``, ``number``, ``choice``, ``flag``,
         ``text`` (:mod:`lgl_spl.settings`): defaults, meaning, allowed values.
       doc: one line on what the method does.
-      auxiliary: learners the loop trains beside the student, by name
-        (``"embedding"``: SPL-ADVisE's; ``"irreducible"``: RHO-LOSS's).
+      auxiliary: learners the loop trains beside the student: a name (``"embedding"``:
+        SPL-ADVisE's; ``"irreducible"``: RHO-LOSS's), or a function ``(config, parts) ->
+        learner`` building one on the protocol of ``lgl_spl.train.auxiliary`` (``parts``:
+        ``context``, ``mesh``, ``dataset``, ``train_feed``, ``test_feed``), or that
+        function's import path ``package.module:function`` (``prune``'s scoring runs).
       step_selector: ``(method_cfg, SamplerContext) -> StepSelector``: the plan hands
         each step candidates and the step keeps some of them; None: the step trains on
         its whole row.
-      derive: ``(method_cfg, train_cfg, *, baseline, num_classes) -> None``: settings
-        derived from the run's length once the data are loaded (in place).
+      derive: ``(method_cfg, train_cfg, *, baseline, num_classes, num_train) -> None``:
+        settings derived from the run's length once the data are loaded (in place);
+        ``baseline`` is the run's steps, ``num_train`` the training examples.
       tiny: the settings of the tests' tiny runs (320 digits, batch 32, 60 steps:
         ``tests/reliability/tiny.py``), where the defaults do not fit them.
       step_signals: the sampler gets ``signals.trained`` every round after the first: the

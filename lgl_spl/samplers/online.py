@@ -66,9 +66,9 @@ def num_candidates(cfg, batch_size: int) -> int:
     return int(cfg.candidates) or DEFAULT_CANDIDATES_PER_BATCH * int(batch_size)
 
 
-def derive(m, train, *, baseline: int, num_classes: int) -> None:
+def derive(m, train, *, baseline: int, num_classes: int, num_train: int) -> None:
     """``candidates = 0`` becomes 10 × the batch (written to config.json)."""
-    del baseline, num_classes
+    del baseline, num_classes, num_train
     m.candidates = num_candidates(m, train.batch_size)
 
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from lgl_spl import import_path
 from lgl_spl.errors import ConfigError, UserCodeError
 from lgl_spl.import_path import is_import_path
-from lgl_spl.samplers import advise, infobatch, lgl, online, self_paced, superloss, uniform
+from lgl_spl.samplers import (
+    advise,
+    infobatch,
+    lgl,
+    online,
+    prune,
+    self_paced,
+    superloss,
+    uniform,
+)
 from lgl_spl.samplers.base import StepSelector
 from lgl_spl.samplers.checked import CheckedSampler
 from lgl_spl.samplers.context import SamplerContext
@@ -18,7 +27,7 @@ from lgl_spl.samplers.method import Method
 from lgl_spl.settings import check_block
 
 # The modules whose METHODS are the package's own, in the order reports list them.
-_MODULES = (uniform, self_paced, advise, lgl, online, infobatch, superloss)
+_MODULES = (uniform, self_paced, advise, lgl, online, infobatch, superloss, prune)
 
 METHODS: dict[str, Method] = {m.name: m for module in _MODULES for m in module.METHODS}
 BUILT_IN = tuple(METHODS)  # the package's own names, in order

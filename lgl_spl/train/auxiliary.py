@@ -1,9 +1,10 @@
 """Auxiliary learners: networks a method trains beside the student (docs/design.md §1).
 
-A method names the auxiliary learners it needs (``Method.auxiliary`` in
-``lgl_spl.samplers.registry``); the experiment builds them from :data:`BUILDERS` and
-the loop drives every one through the same protocol, so neither branches on a
-particular learner. SPL-ADVisE's embedding learner is the first.
+A method names the auxiliary learners it needs (``Method.auxiliary``): the package's
+by name (:data:`BUILDERS`), any other by the function that builds it, ``(config, parts)
+-> learner`` or its import path ``package.module:function`` (static pruning's scoring runs
+are named so, as a user's would be). The loop
+drives every one through the same protocol, so neither branches on a particular learner.
 
 Each learner's state is one item of the checkpoint tree, under its ``name``.
 """
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from lgl_spl.import_path import is_import_path, load
 from lgl_spl.samplers import Signals
 from lgl_spl.train.embedding import EmbeddingLearner
 from lgl_spl.train.irreducible import IrreducibleLoss, carve_holdout
@@ -23,6 +25,9 @@ from lgl_spl.train.irreducible import IrreducibleLoss, carve_holdout
 class AuxiliaryLearner(Protocol):
     name: str  # its item in the checkpoint tree
     outputs: tuple[str, ...]  # what it writes in the workdir (for the closing summary)
+    # Optional: the signals it fills (never asked of the scoring pass), e.g. ("scores",);
+    # and ``files(state) -> {file name: {array name: array}}``, .npz files written in the
+    # workdir once a process has them (static pruning's scores.npz).
 
     def init(self) -> Any:
         """The state pytree before the first round."""
@@ -134,10 +139,27 @@ def carve_data(names, config, dataset):
     ``{name: what each took}``."""
     taken = {}
     for name in names:
-        if name in CARVERS:
+        if not callable(name) and name in CARVERS:
             dataset, taken[name] = CARVERS[name](config, dataset)
     return dataset, taken
 
 
+def builder(name) -> Callable[[Any, dict], AuxiliaryLearner]:
+    """What builds the learner ``name`` names: a function, a name of :data:`BUILDERS`, or an
+    import path ``package.module:function`` (a method module that must not import the
+    training side names its learner so, as ``prune`` does)."""
+    if callable(name):
+        return name
+    if is_import_path(name):
+        return load(name, key="Method.auxiliary", attr_name="function")
+    return BUILDERS[name]
+
+
 def build_auxiliaries(names, config, parts: dict) -> tuple[AuxiliaryLearner, ...]:
-    return tuple(BUILDERS[name](config, parts) for name in names)
+    """The learners ``names`` lists (:func:`builder`)."""
+    return tuple(builder(name)(config, parts) for name in names)
+
+
+def provided(learners) -> frozenset[str]:
+    """The signals ``learners`` fill themselves."""
+    return frozenset(s for aux in learners for s in getattr(aux, "provides", ()))

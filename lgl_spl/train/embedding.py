@@ -410,7 +410,7 @@ def build_embedding_learner(
         if num_steps is None:
             raise ConfigError("embed_steps=-1 (the whole run) needs num_steps")
         block = ml_collections.ConfigDict(cfg.to_dict())
-        advise.derive(block, None, baseline=int(num_steps), num_classes=c)
+        advise.derive(block, None, baseline=int(num_steps), num_classes=c, num_train=len(y))
         cfg = functional.method_settings(block.to_dict())
     spec = data_lib.normalisation_of(x, mean, std)
     mesh = parallel.make_mesh(num_devices)

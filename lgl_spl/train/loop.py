@@ -26,6 +26,7 @@ from lgl_spl.errors import UserCodeError, write_error_log
 from lgl_spl.lock import claim_workdir
 from lgl_spl.samplers import Signals, get_method
 from lgl_spl.train import console, resume
+from lgl_spl.train.auxiliary import provided
 from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
 from lgl_spl.train.experiment import Experiment, build_experiment
@@ -149,6 +150,7 @@ class Session:
         self.per_example = None  # a step-level selector's per-example arrays, on the devices
         self.stopping = False  # SIGTERM: checkpoint after this step, then stop
         self.logged = (None, None)  # the last log line's (loss, lr), for the progress line
+        self.written: set[str] = set()  # the auxiliary learners' files written
         train = exp.config.train
         self.eval_every = int(train.eval_every)
         self.checkpoint_every = int(train.checkpoint_every) or self.eval_every
@@ -161,6 +163,7 @@ class Session:
         if rs.plan is None or step == rs.round_end:
             start_round(exp, rs, 0 if rs.plan is None else rs.round + 1, first_step=step)
             self.mask = None
+            self.write_files()
         if self.mask is None:  # a new round, or the round a resumed run continues
             self.mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
             self.per_example = exp.step_inputs(rs)
@@ -197,6 +200,15 @@ class Session:
         for action in due:
             action.run(self, step)
         self.progress.update(step, self.rs.round, *self.logged)
+
+    def write_files(self) -> None:
+        """The auxiliary learners' files (``scores.npz``), once each per process."""
+        for aux in self.exp.auxiliaries:
+            files = getattr(aux, "files", None)
+            for name, arrays in (files(self.rs.aux[aux.name]) if files else {}).items():
+                if name not in self.written:
+                    self.writers.npz(name, arrays)
+                    self.written.add(name)
 
     def close(self) -> None:
         if self.batches is not None:
@@ -274,7 +286,7 @@ def start_round(exp: Experiment, rs: RunState, round_index: int, *, first_step: 
     for aux in exp.auxiliaries:
         rs.aux[aux.name], facts = aux.advance(rs.aux[aux.name], round_index)
         learned.update(facts)
-    want = exp.sampler.needs_signals(rs.sampler, round_index)
+    want = exp.sampler.needs_signals(rs.sampler, round_index) - provided(exp.auxiliaries)
     if want:
         mask = rs.plan.class_mask if rs.plan is not None else np.ones(exp.num_classes, bool)
         signals = exp.evaluator.score(rs.train, exp.train_feed, mask, labels, want)

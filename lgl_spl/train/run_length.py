@@ -36,6 +36,6 @@ def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.Confi
         t.lr_decay_steps = baseline
     derive = get_method(c.method.name).derive
     if derive is not None:
-        derive(c.method, t, baseline=baseline, num_classes=num_classes)
+        derive(c.method, t, baseline=baseline, num_classes=num_classes, num_train=num_train)
     c.lock()
     return c

@@ -145,6 +145,14 @@ class Writers:
         np.savez(path + ".tmp.npz", student_step=step, **arrays)
         os.replace(path + ".tmp.npz", path)
 
+    def npz(self, name: str, arrays: dict) -> None:
+        """``name`` (an .npz file in the workdir), written whole or not at all."""
+        if not self.enabled:
+            return
+        path = os.path.join(self.workdir, name)
+        np.savez(path + ".tmp.npz", **arrays)
+        os.replace(path + ".tmp.npz", path)
+
     def timing(self, phases: dict, total: float) -> None:
         """Wall time by phase (kept out of metrics.jsonl, which must replay exactly)."""
         if not self.enabled:

@@ -54,3 +54,23 @@ def test_same_seed_same_run_and_same_selections_on_one_or_two_devices(tmp_path, 
     other.seed = 1
     train_and_evaluate(other, str(tmp_path / "seed1"))
     assert read_metrics(str(tmp_path / "seed1"))[0]["train_loss"] != rows_two[0]["train_loss"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["prune", "superloss", "infobatch"])
+def test_one_and_two_devices_make_the_same_run_for_the_pruning_and_reweighting_methods(
+    tmp_path, monkeypatch, name
+):
+    """The scores that pick what static or dynamic pruning keeps, and SuperLoss's running
+    threshold, are computed over the data mesh: one device plans what two do, and the
+    losses agree to float rounding."""
+    two = _run_recording_plans(monkeypatch, tmp_path / "two", config(name))
+    one = _run_recording_plans(monkeypatch, tmp_path / "one", config(name, num_devices=1))
+    assert len(one) == len(two)
+    for (r, a, info_a), (_, c, info_c) in zip(two, one, strict=True):
+        np.testing.assert_array_equal(a, c, err_msg=f"{name} round {r}: 1 and 2 devices differ")
+        for key in ("selected_fraction", "selected_per_class", "pruned", "round_steps"):
+            assert info_a.get(key) == info_c.get(key)
+    rows_two, rows_one = read_metrics(str(tmp_path / "two")), read_metrics(str(tmp_path / "one"))
+    for ra, rc in zip(rows_two, rows_one, strict=True):
+        np.testing.assert_allclose(ra["train_loss"], rc["train_loss"], rtol=1e-4)

@@ -50,7 +50,7 @@ def test_method_runs_and_resumes_exactly(tmp_path, monkeypatch, name):
     assert [r["step"] for r in ref] == [*range(30, end, 30), end]
     assert end == 180 or registry.METHODS[name].short_rounds
     assert all(0.0 < r["selected_fraction"] <= 1.0 for r in ref)
-    if name != "random":  # every selecting method logs what it selected, class by class
+    if name not in ("random", "superloss"):  # every selecting method logs what it selected
         assert all(len(r["selected_per_class"]) == 10 for r in ref)
     if name in ("spld", "advise"):
         assert all(r["clusters_represented"] >= 1 for r in ref)

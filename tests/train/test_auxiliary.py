@@ -51,9 +51,19 @@ def counted(monkeypatch):
     return configlib.set_method(tiny_digits(checkpoint_every=10), "counted")
 
 
+@pytest.fixture
+def counted_by_function(monkeypatch):
+    """The same learner given as the function that builds it (no name registered)."""
+    method = registry.Method("counted", uniform.RandomSampler, {}, auxiliary=(Counter,))
+    monkeypatch.setitem(registry.METHODS, "counted", method)
+    return configlib.set_method(tiny_digits(checkpoint_every=10), "counted")
+
+
+@pytest.mark.parametrize("how", ["counted", "counted_by_function"])
 def test_a_new_learner_is_driven_checkpointed_and_counted_with_no_change_to_the_loop(
-    tmp_path, counted
+    tmp_path, request, how
 ):
+    counted = request.getfixturevalue(how)
     train_and_evaluate(counted, str(tmp_path))
     rows = read_metrics(str(tmp_path))
     # 60 steps of 45-step rounds: rounds 0 and 1, each advanced once before it is planned.
