@@ -30,6 +30,7 @@ from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import Signals, fill_round, round_rng
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import DeviceFeeder
+from lgl_spl.train.from_arrays import learner_inputs
 from lgl_spl.train.state import create_train_state, make_optimizer
 from lgl_spl.train.steps import make_steps
 from lgl_spl.util import ceil_div
@@ -274,11 +275,6 @@ def build_irreducible_loss(
     ``losses, facts = learner.compute()`` gives the IL loss of every training example, to hand
     each step as ``per_example={"irreducible_loss": losses[indices]}``.
     """
-    import flax.linen as nn
-
-    from lgl_spl import settings as settings_lib
-    from lgl_spl.models.own import OwnModel
-    from lgl_spl.samplers import functional
     from lgl_spl.timing import PhaseTimer
 
     if sampler is not None:
@@ -299,18 +295,10 @@ def build_irreducible_loss(
             )
     if labels is None:
         raise ConfigError("the irreducible-loss model needs labels (or a rho_loss sampler)")
-    y, c = functional.check_labels(labels, num_classes)
-    x = np.asarray(x_train)
-    if len(x) != len(y):
-        raise ConfigError(f"x_train has {len(x)} examples but labels has {len(y)}")
-    block = settings_lib.complete(
-        {"batch_size": int(batch_size or 128), **train}, settings_lib.TRAIN
-    )
-    settings_lib.check_block("train", block, settings_lib.TRAIN, owner="the train block")
-    if isinstance(model, nn.Module):
-        net = OwnModel(model, num_classes=c, import_path=type(model).__name__)
-    else:
-        net = models.get_model(str(model), num_classes=c, width=float(width))
+    x, y, c, block, net = learner_inputs(
+        x_train, labels, num_classes=num_classes, batch_size=batch_size, model=model,
+        width=width, train=train,
+    )  # fmt: skip
     spec = data_lib.normalisation_of(x, mean, std)
     if holdout is not None:
         hx, hy = holdout

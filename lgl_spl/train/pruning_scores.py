@@ -35,6 +35,7 @@ from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import Signals, fill_round, round_rng
 from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import DeviceFeeder
+from lgl_spl.train.from_arrays import learner_inputs
 from lgl_spl.train.state import create_train_state, make_optimizer
 from lgl_spl.train.steps import make_steps, model_variables
 from lgl_spl.util import ceil_div
@@ -288,11 +289,6 @@ def build_prune_scores(
     settings (lgl_spl/settings.py). Then ``scores, facts = scorer.compute()`` gives every
     example's score, to hand the sampler's first plan as ``scores=``.
     """
-    import flax.linen as nn
-
-    from lgl_spl import settings as settings_lib
-    from lgl_spl.models.own import OwnModel
-    from lgl_spl.samplers import functional
     from lgl_spl.timing import PhaseTimer
 
     if sampler is not None:
@@ -311,18 +307,10 @@ def build_prune_scores(
         score_epochs = int(s.score_epochs) if score_epochs is None else score_epochs
     if labels is None:
         raise ConfigError("the scoring runs need labels (or a prune sampler)")
-    y, c = functional.check_labels(labels, num_classes)
-    x = np.asarray(x_train)
-    if len(x) != len(y):
-        raise ConfigError(f"x_train has {len(x)} examples but labels has {len(y)}")
-    block = settings_lib.complete(
-        {"batch_size": int(batch_size or 128), **train}, settings_lib.TRAIN
-    )
-    settings_lib.check_block("train", block, settings_lib.TRAIN, owner="the train block")
-    if isinstance(model, nn.Module):
-        net = OwnModel(model, num_classes=c, import_path=type(model).__name__)
-    else:
-        net = models.get_model(str(model), num_classes=c, width=float(width))
+    x, y, c, block, net = learner_inputs(
+        x_train, labels, num_classes=num_classes, batch_size=batch_size, model=model,
+        width=width, train=train,
+    )  # fmt: skip
     return PruneScores(
         score=score or "el2n",
         copies=int(score_models or 10),
