@@ -8,10 +8,14 @@ jitted step scores them with the current parameters and trains on the
 - ``online_hard``: the highest losses (Loshchilov & Hutter 2015);
 - ``online_easy``: the lowest losses (online capped SPL; Co-teaching's small-loss trick);
 - ``rho_loss``: the highest reducible losses, current − irreducible (Mindermann et al.
-  2022), the irreducible losses coming from an auxiliary learner trained on a holdout.
+  2022), the irreducible losses coming from an auxiliary learner (by default two models,
+  each trained on one half of the training data and scoring the other).
 
 The first ``warmup_rounds`` rounds train on uniform batches (the row's first
-candidates) and score nothing.
+candidates) and score nothing. With ``scorer = "proxy"`` a smaller network (``proxy_model``
+at ``proxy_width`` × the student's width) scores the candidates instead of the student; it
+trains beside the student on the student's batches (Coleman et al. 2020, Selection via
+Proxy).
 """
 
 from __future__ import annotations
@@ -20,7 +24,14 @@ import numpy as np
 
 from lgl_spl.core import step_selection
 from lgl_spl.samplers import schema
-from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, fill_round, round_rng
+from lgl_spl.samplers.base import (
+    Proxy,
+    RoundPlan,
+    Signals,
+    StepSelector,
+    fill_round,
+    round_rng,
+)
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.method import Method
 
@@ -35,6 +46,18 @@ FIELDS = {
     "warmup_rounds": schema.integer(
         1, "rounds of uniform batches (nothing scored) before the first selecting step", low=0
     ),
+    "scorer": schema.choice(
+        "student",
+        "who scores a step's candidates: the student, or a proxy (a smaller network trained "
+        "beside it on the student's batches: Selection via Proxy)",
+        ("student", "proxy"),
+    ),
+    "proxy_model": schema.text(
+        "", "the proxy's model name (empty: the student's architecture, narrower)"
+    ),
+    "proxy_width": schema.number(
+        0.25, "the proxy's width, a share of the student's model.width", low=0.0, low_open=True
+    ),
 }
 RHO_FIELDS = {
     **FIELDS,
@@ -43,10 +66,11 @@ RHO_FIELDS = {
     ),
     "il_epochs": schema.integer(10, "passes of the irreducible-loss model over its data", low=1),
     "il_data": schema.choice(
-        "holdout",
-        "what the irreducible-loss model trains on: a holdout carved from the training data, "
-        "or 'halves' (the paper's ablation: two models, each on one half, scoring the other)",
-        ("holdout", "halves"),
+        "halves",
+        "what the irreducible-loss model trains on: 'halves' (two models, each on one half of "
+        "the training data, scoring the other: the paper's setting for data without a "
+        "holdout) or 'holdout' (one model on a holdout carved from the training data)",
+        ("halves", "holdout"),
     ),
     "holdout_fraction": schema.number(
         0.1,
@@ -111,10 +135,14 @@ def online_method(name: str, select, *, doc: str, fields=FIELDS, **more) -> Meth
     batch (``(Candidates, k) -> positions``, pure and jittable)."""
 
     def selector(cfg, ctx: SamplerContext) -> StepSelector:
+        proxy = None
+        if cfg.scorer == "proxy":
+            proxy = Proxy(model=str(cfg.proxy_model), width=float(cfg.proxy_width))
         return StepSelector(
             select=select,
             candidates=num_candidates(cfg, ctx.batch_size),
             warmup_steps=int(cfg.warmup_rounds) * ctx.steps_per_round,
+            proxy=proxy,
         )
 
     # Tiny runs: 3 × the batch scored per step, one warm-up round.

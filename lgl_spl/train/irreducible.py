@@ -1,14 +1,15 @@
 """RHO-LOSS's irreducible-loss (IL) model, an auxiliary learner (docs/design.md §1, §4).
 
 Before the first round the IL model (``method.il_model``, the student's architecture by
-default) trains on data the student does not see — a holdout carved from the training
-set like the validation split (``method.holdout_fraction``; the data's label noise
-applies to it unless ``method.clean_holdout``), or, with ``il_data = "halves"`` (the
-paper's ablation without a holdout), two models each on one half of the training set,
-each scoring the other half — and then computes its per-example loss on every
-training example once. Those losses are this learner's state: saved in the run's
-checkpoint, so a resumed run never trains the IL model again, and handed to every
-train step as the replicated per-example array ``irreducible_loss``.
+default) trains on data it does not score: with ``il_data = "halves"`` (the default, as
+the paper's code does for datasets without a holdout) two models, each on one half of the
+training set, each scoring the other half; with ``"holdout"`` one model on a holdout carved
+from the training set like the validation split (``method.holdout_fraction``; the data's
+label noise applies to it unless ``method.clean_holdout``), which the student then never
+sees. It computes its per-example loss on every training example once. Those losses are
+this learner's state: saved in the run's checkpoint, so a resumed run never trains the IL
+model again, and handed to every train step as the replicated per-example array
+``irreducible_loss``.
 
 Its training (forward + backward per example) and the pass over the training set are
 counted as extra compute (``il_forward_passes``, ``il_backward_passes``).
@@ -51,6 +52,11 @@ def carve_holdout(config, dataset: data_lib.Dataset):
             "example index inside the step); this dataset is streamed from disk"
         )
     if m.il_data != "holdout":
+        if bool(m.clean_holdout):
+            raise ConfigError(
+                "method.clean_holdout applies to a holdout, but method.il_data is "
+                f"{m.il_data!r} (the default): add --config.method.il_data=holdout"
+            )
         return dataset, None
     n = dataset.num_train
     size = int(round(float(m.holdout_fraction) * n))
@@ -292,6 +298,12 @@ def build_irreducible_loss(
             raise ConfigError(
                 "this rho_loss sampler trains its IL model on a holdout: pass holdout=(x, y) "
                 "(lgl_spl.split_holdout carves one), or build the sampler with il_data='halves'"
+            )
+        if sampler.settings.il_data == "halves" and holdout is not None:
+            raise ConfigError(
+                "this rho_loss sampler trains its IL models on the two halves of x_train "
+                "(il_data='halves', the default): leave holdout out, or build the sampler "
+                "with il_data='holdout' to train on the holdout"
             )
     if labels is None:
         raise ConfigError("the irreducible-loss model needs labels (or a rho_loss sampler)")

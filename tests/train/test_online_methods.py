@@ -116,13 +116,12 @@ def test_forward_passes_and_round_records(tmp_path):
         rows = read_metrics(str(workdir))
         rounds = read_rows(str(workdir), "rounds.jsonl")
         spr = rounds[0]["step"]  # one round of warm-up, then selection
-        n = 320 if name == "online_hard" else 240  # rho_loss: a quarter is the holdout
+        n = 320  # rho_loss's default: two IL models on the halves, the student on all
         assert spr == -(-n // 32)
         il = 0
         if name == "rho_loss":
-            holdout = 320 - n
-            assert rows[-1]["il_backward_passes"] == 2 * holdout  # 2 epochs
-            il = 2 * holdout + n
+            assert rows[-1]["il_backward_passes"] == 2 * n  # 2 epochs of each half
+            il = 2 * n + n
             assert rows[-1]["il_forward_passes"] == il
         for r in rows:
             assert r["scoring_forward_passes"] == 96 * max(r["step"] - spr, 0)
@@ -167,17 +166,29 @@ def test_irreducible_losses_are_computed_once_and_a_crash_resumes_exactly(tmp_pa
     (a, _), (b, _) = (load_checkpoint(exp, str(d)) for d in (ref, run))
     losses = np.asarray(a.aux["irreducible"]["losses"])
     np.testing.assert_array_equal(losses, np.asarray(b.aux["irreducible"]["losses"]))
-    assert losses.shape == (240,) and np.all(losses > 0)
+    assert losses.shape == (320,) and np.all(losses > 0)
 
 
-def test_the_halves_ablation_scores_every_example_with_the_model_that_did_not_see_it(tmp_path):
+def test_a_holdout_leaves_the_training_set_and_is_counted(tmp_path):
     c = config("rho_loss")
-    c.method.il_data = "halves"
+    c.method.il_data = "holdout"  # a quarter of the 320 tiny examples
     c.train.num_steps = 12
     train_and_evaluate(c, str(tmp_path))
     row = read_metrics(str(tmp_path))[-1]
-    assert row["il_backward_passes"] == 2 * 320  # two models, 2 epochs of half the data each
-    assert row["il_forward_passes"] == 2 * 320 + 320
+    assert row["il_backward_passes"] == 2 * 80  # 2 epochs of the holdout
+    assert row["il_forward_passes"] == 2 * 80 + 240  # and one pass over the 240 left
+    assert read_rows(str(tmp_path), "rounds.jsonl")[0]["step"] == -(-240 // 32)
+
+
+def test_a_clean_holdout_without_a_holdout_is_refused():
+    from lgl_spl.data import Dataset
+    from lgl_spl.train.irreducible import carve_holdout
+
+    c = config("rho_loss")
+    c.method.clean_holdout = True
+    ds = Dataset(*(np.zeros(0),) * 6, num_classes=10, label_names=(), name="x")
+    with pytest.raises(ConfigError, match="add --config.method.il_data=holdout"):
+        carve_holdout(c, ds)
 
 
 @pytest.mark.parametrize(
@@ -190,7 +201,7 @@ def test_the_halves_ablation_scores_every_example_with_the_model_that_did_not_se
         ),
         (
             "rho_loss",
-            "--config.method.holdout_fraction=0.02",
+            ("--config.method.il_data=holdout", "--config.method.holdout_fraction=0.02"),
             "error: method.holdout_fraction 0.02 carves a holdout of 6 examples with no "
             "example of class(es)",
         ),
@@ -199,7 +210,7 @@ def test_the_halves_ablation_scores_every_example_with_the_model_that_did_not_se
 def test_bad_settings_are_one_line(tmp_path, monkeypatch, capsys, name, setting, message):
     code, stderr, _ = call_main(
         monkeypatch, capsys, "--config", f"tests/reliability/tiny.py:{name}",
-        "--workdir", str(tmp_path), setting,
+        "--workdir", str(tmp_path), *([setting] if isinstance(setting, str) else setting),
     )  # fmt: skip
     assert code == 2
     (line,) = error_lines(stderr)
