@@ -35,6 +35,7 @@ _API = {
     "Sampler": "lgl_spl.samplers.base",
     "SamplerContext": "lgl_spl.samplers.context",
     "StepSelector": "lgl_spl.samplers.base",
+    "Proxy": "lgl_spl.samplers.base",
     "fill_round": "lgl_spl.samplers.base",
     "round_rng": "lgl_spl.samplers.base",
     "integer": "lgl_spl.settings",

@@ -5,6 +5,7 @@ own are collected by ``registry.py``. docs/design.md, "Writing a method", says h
 """
 
 from lgl_spl.samplers.base import (
+    Proxy,
     RoundPlan,
     Sampler,
     Signals,
@@ -35,6 +36,7 @@ __all__ = [
     "FunctionalSampler",
     "LGLSampler",
     "Method",
+    "Proxy",
     "RandomSampler",
     "RoundPlan",
     "Sampler",

@@ -77,6 +77,26 @@ class RoundPlan:
 
 
 @dataclasses.dataclass(frozen=True)
+class Proxy:
+    """A smaller network that scores a step's candidates instead of the student (Coleman et
+    al. 2020, "Selection via Proxy"), trained beside it on the batches the student trains
+    on, with the student's optimiser and learning rate (docs/design.md §2).
+
+    ``model`` is a model name (empty: the student's architecture, its keyword arguments
+    too); ``width`` multiplies the student's ``model.width``.
+    """
+
+    model: str = ""
+    width: float = 0.25
+
+    def __post_init__(self):
+        if not isinstance(self.model, str):
+            raise TypeError(f"Proxy.model is a model name, got {self.model!r}")
+        if not float(self.width) > 0:
+            raise ValueError(f"Proxy.width must be positive, got {self.width!r}")
+
+
+@dataclasses.dataclass(frozen=True)
 class StepSelector:
     """A step-level selector and the candidates a step scores (docs/design.md §2).
 
@@ -90,6 +110,8 @@ class StepSelector:
     # Steps (the train state's step) before which nothing is scored and the row's first
     # ``batch`` candidates are trained on: a warm-up on uniform batches.
     warmup_steps: int = 0
+    # Who scores the candidates: the student (None) or a proxy trained beside it.
+    proxy: Proxy | None = None
 
 
 class Sampler(Protocol):

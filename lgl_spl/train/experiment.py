@@ -45,6 +45,7 @@ class Experiment:
     auxiliaries: tuple[AuxiliaryLearner, ...]  # trained beside the student (the method's)
     step_selector: object | None  # samplers.StepSelector: the plan hands steps candidates
     loss_transform: object | None  # core.LossTransform: the method's, inside the train step
+    proxy_model: object | None  # a selector's proxy scorer (samplers.Proxy), built
     step_signals: bool  # the steps record what they trained on, for the sampler
     evaluator: Evaluator
     timer: PhaseTimer
@@ -114,17 +115,35 @@ class Experiment:
             "batch_size": self.batch_size,
             "num_devices": int(self.mesh.size),
             "num_processes": int(jax.process_count()),
+            **self._proxy_sizes(),
         }
+
+    def _proxy_sizes(self) -> dict:
+        """With a proxy scorer: its parameter count beside the student's (what a proxy pass
+        costs against a student pass, roughly)."""
+        if self.proxy_model is None:
+            return {}
+        ds = self.dataset
+        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
+        sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
+
+        def size(model) -> int:
+            shapes = jax.eval_shape(lambda: models.init_variables(model, self.init_key, sample))
+            return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes[0])))
+
+        return {"student_params": size(self.model), "proxy_params": size(self.proxy_model)}
 
     def initial_state(self) -> RunState:
         """The run's state before its first step (also the shape to restore into)."""
         ds = self.dataset
         first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
         sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
-        loss_state = None
+        loss_state = proxy = None
         if self.loss_transform is not None:
             loss_state = self.loss_transform.init(self.num_train, self.num_classes)
-        train = create_train_state(self.model, self.tx, self.init_key, sample, loss_state)
+        if self.proxy_model is not None:  # its own stream of the run's seed
+            proxy = (self.proxy_model, jax.random.fold_in(self.init_key, PROXY_STREAM))
+        train = create_train_state(self.model, self.tx, self.init_key, sample, loss_state, proxy)
         trained = None
         if self.step_signals:  # a full round of kept examples: steps × batch
             trained = TrainedBuffer.empty(self.steps_per_round * self.batch_size)
@@ -135,6 +154,21 @@ class Experiment:
             full_round=self.steps_per_round,
             trained=trained,
         )
+
+
+PROXY_STREAM = 7  # the proxy's initialisation: fold_in(init_key, PROXY_STREAM)
+
+
+def build_proxy(proxy, config, num_classes: int):
+    """The network a :class:`~lgl_spl.samplers.Proxy` names: its model (else the student's
+    architecture and keyword arguments) at ``proxy.width`` × the student's ``model.width``."""
+    return models.get_model(
+        proxy.model or config.model.name,
+        num_classes=num_classes,
+        width=float(proxy.width) * float(config.model.width),
+        compute_dtype=config.train.compute_dtype,
+        **(dict(config.model.kwargs) if not proxy.model else {}),
+    )
 
 
 def build_experiment(config) -> Experiment:
@@ -198,6 +232,9 @@ def build_experiment(config) -> Experiment:
     loss_transform = None
     if method.loss_transform is not None:
         loss_transform = method_code(method, method.loss_transform, config.method, ctx)
+    proxy_model = None
+    if selector is not None and selector.proxy is not None:
+        proxy_model = build_proxy(selector.proxy, config, int(ds.num_classes))
     steps = make_steps(
         model,
         tx,
@@ -211,6 +248,7 @@ def build_experiment(config) -> Experiment:
         step_signals=method.step_signals,
         loss_transform=loss_transform,
         loss_mean=method.loss_mean,
+        proxy_model=proxy_model,
     )
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(
@@ -230,6 +268,7 @@ def build_experiment(config) -> Experiment:
         auxiliaries=auxiliaries,
         step_selector=selector,
         loss_transform=loss_transform,
+        proxy_model=proxy_model,
         step_signals=method.step_signals,
         evaluator=Evaluator(
             steps, mesh, eval_batch_size=int(config.train.eval_batch_size), timer=timer

@@ -343,6 +343,11 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
             "extra_forward_passes": extra + _auxiliary_forward_passes(exp, rs),
             "wall_time": time.time() - t0,
         }
+        if exp.proxy_model is not None:  # a proxy scorer's passes, as any learner's count
+            proxy = jax.device_get(rs.train.proxy)
+            row["proxy_forward_passes"] = int(proxy.forward)
+            row["proxy_backward_passes"] = int(proxy.backward)
+            row["extra_forward_passes"] += int(proxy.forward)
         if exp.val_feed is not None:
             row["val_accuracy"], row["val_loss"] = exp.evaluator.evaluate(
                 rs.train, exp.val_feed, mask

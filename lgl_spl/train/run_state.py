@@ -146,7 +146,7 @@ class RunState:
         sums["per_class"] = [a + b for a, b in zip(old, per_class, strict=True)]
         for key in ("selected_loss", "candidate_loss", "scored_selected", "selected_noisy"):
             sums[key] = sums.get(key, 0.0) + float(metrics[key])
-        sums["candidates"] = sums.get("candidates", 0) + int(metrics["extra_forward"])
+        sums["candidates"] = sums.get("candidates", 0) + int(metrics["scored"])
 
     def selection_facts(self, noisy: bool) -> dict:
         """The round's record of what a step-level selector trained on (``{}``: none):

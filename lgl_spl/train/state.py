@@ -26,12 +26,26 @@ class TrainState:
 
 
 @flax.struct.dataclass
-class TransformedTrainState(TrainState):
-    """The train state of a method with a loss transform: its state rides along (and is
-    checkpointed with the rest). A separate class, so every other method's checkpoints keep
-    their layout."""
+class MethodTrainState(TrainState):
+    """The train state of a method that carries state into the step: a loss transform's
+    (``loss_state``), a proxy scorer's (``proxy``, a :class:`ProxyState`); it rides along
+    and is checkpointed with the rest. A separate class, so every other method's
+    checkpoints keep their layout."""
 
     loss_state: Any = None
+    proxy: Any = None
+
+
+@flax.struct.dataclass
+class ProxyState:
+    """A proxy scorer's network and its counts: ``forward`` (examples it scored or trained
+    on) and ``backward`` (examples it trained on), uint32 on the devices."""
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+    forward: jax.Array
+    backward: jax.Array
 
 
 def make_optimizer(cfg) -> optax.GradientTransformation:
@@ -79,15 +93,18 @@ def make_schedule(cfg) -> Callable[[jax.Array], jax.Array]:
     )
 
 
-def create_train_state(model, tx, key: jax.Array, sample: jax.Array, loss_state=None) -> TrainState:
+def create_train_state(
+    model, tx, key: jax.Array, sample: jax.Array, loss_state=None, proxy=None
+) -> TrainState:
     """The initial state, made by one compiled program: run op by op, a model's
     initialisers and the optimiser's zeros compile dozens of small programs (seconds
     on a CPU before the first step). The values are the same bits either way.
 
-    With ``loss_state`` (a loss transform's initial state) it is a
-    :class:`TransformedTrainState`."""
+    With ``loss_state`` (a loss transform's initial state) or ``proxy`` (``(the proxy's
+    model, its init key)``) it is a :class:`MethodTrainState`."""
+    proxy_model, proxy_key = proxy if proxy is not None else (None, None)
 
-    def build(key, sample):
+    def build(key, sample, proxy_key):
         params, batch_stats = init_variables(model, key, sample)
         parts = dict(
             step=jnp.zeros((), jnp.int32),
@@ -95,8 +112,13 @@ def create_train_state(model, tx, key: jax.Array, sample: jax.Array, loss_state=
             batch_stats=batch_stats,
             opt_state=tx.init(params),
         )
-        if loss_state is None:
+        if loss_state is None and proxy_model is None:
             return TrainState(**parts)
-        return TransformedTrainState(**parts, loss_state=loss_state)
+        proxy_state = None
+        if proxy_model is not None:
+            p_params, p_stats = init_variables(proxy_model, proxy_key, sample)
+            zero = jnp.zeros((), jnp.uint32)
+            proxy_state = ProxyState(p_params, p_stats, tx.init(p_params), zero, zero)
+        return MethodTrainState(**parts, loss_state=loss_state, proxy=proxy_state)
 
-    return jax.jit(build)(key, sample)
+    return jax.jit(build)(key, sample, proxy_key)

@@ -9,7 +9,8 @@ weights, and LGL restricts classes by masking logits, never by reshaping.
 
 The train step returns a metrics dict (device scalars the loop drains when it needs
 them): ``loss`` and ``weight`` (the weighted mean loss and its total weight), ``lr``,
-and, with a step-level selector, ``extra_forward`` (the candidates it scored),
+and, with a step-level selector, ``scored`` (the candidates it scored), ``extra_forward``
+(those the student scored: 0 when a proxy scores them),
 ``selected`` (the training-set indices it trained on) and the sums the round records
 are made of: ``selected_per_class`` [C] (what was trained on), ``selected_loss`` and
 ``candidate_loss`` (eval-mode losses of the kept and of all real candidates; 0 in a
@@ -38,7 +39,7 @@ from lgl_spl.core.step_selection import (
 )
 from lgl_spl.data import AugmentSpec, augment
 from lgl_spl.parallel import batch_sharded, replicated
-from lgl_spl.train.state import TrainState, TransformedTrainState
+from lgl_spl.train.state import MethodTrainState, TrainState
 
 
 def mask_logits(logits: jax.Array, class_mask: jax.Array) -> jax.Array:
@@ -82,6 +83,7 @@ def make_steps(
     step_signals: bool = False,
     loss_transform: LossTransform | None = None,
     loss_mean: str = "weights",
+    proxy_model=None,
 ):
     """Build the jitted steps for ``model`` on ``mesh``.
 
@@ -101,22 +103,29 @@ def make_steps(
     each [batch], replicated): the per-example training losses and train-mode correctness
     the loop hands the sampler at the next round. With a ``loss_transform`` the per-example
     losses pass through it before they are averaged, its state carried in the train state
-    (a :class:`TransformedTrainState`). ``loss_mean="examples"`` divides the weighted losses
+    (a :class:`MethodTrainState`). ``loss_mean="examples"`` divides the weighted losses
     by the examples of weight > 0 instead of by the weights' sum.
+
+    With a ``proxy_model`` (a selector's proxy scorer) the candidates are scored by that
+    network, whose state is the train state's ``proxy``; every train step then also updates
+    the proxy on the batch the student trained on (its weighted mean cross-entropy, the
+    student's optimiser and learning rate).
     """
     if selector is not None and not batch_size:
         raise ValueError("make_steps: a step-level selector needs the batch_size it keeps")
+    if proxy_model is not None and selector is None:
+        raise ValueError("make_steps: a proxy scores a step-level selector's candidates")
     rep, bat = replicated(mesh), batch_sharded(mesh)
     data_sharding = bat if host_batches else rep
 
-    def forward(params, batch_stats, images, *, train, key=None):
+    def forward(params, batch_stats, images, *, train, key=None, net=model):
         variables = model_variables(params, batch_stats)
         if train:
-            (logits, features), updates = model.apply(
+            (logits, features), updates = net.apply(
                 variables, images, train=True, rngs={"dropout": key}, mutable=["batch_stats"]
             )
             return logits, features, updates.get("batch_stats", batch_stats)
-        logits, features = model.apply(variables, images, train=False)
+        logits, features = net.apply(variables, images, train=False)
         return logits, features, batch_stats
 
     def select(state: TrainState, x, y, indices, weights, class_mask, per_example):
@@ -127,7 +136,13 @@ def make_steps(
 
         def scored(_):
             images = augment(jax.random.key(0), x[indices], spec, train=False)
-            logits, features, _ = forward(state.params, state.batch_stats, images, train=False)
+            if proxy_model is None:
+                logits, features, _ = forward(state.params, state.batch_stats, images, train=False)
+            else:
+                p = state.proxy
+                logits, features, _ = forward(
+                    p.params, p.batch_stats, images, train=False, net=proxy_model
+                )
             candidates = score_candidates(
                 logits, labels, indices, weights, class_mask=class_mask, per_example=shown,
                 features=features,
@@ -152,7 +167,8 @@ def make_steps(
         num_classes = class_mask.shape[0]
         noisy = per_example.get("noisy")
         metrics = {
-            "extra_forward": count,
+            "scored": count,
+            "extra_forward": count if proxy_model is None else jnp.int32(0),
             "selected": kept,
             "selected_per_class": jnp.zeros(num_classes, jnp.int32)
             .at[labels[chosen]]
@@ -209,16 +225,46 @@ def make_steps(
             batch_stats=new_stats,
             opt_state=opt_state,
         )
-        if loss_transform is None:
+        if loss_transform is None and proxy_model is None:
             new_state = TrainState(**parts)
         else:
-            new_state = TransformedTrainState(**parts, loss_state=loss_state)
+            proxy = None
+            if proxy_model is not None:
+                scored = picked["scored"].astype(jnp.uint32)
+                proxy = train_proxy(state.proxy, images, labels, weights, dropout_key, lr,
+                                    class_mask, scored)  # fmt: skip
+            new_state = MethodTrainState(**parts, loss_state=loss_state, proxy=proxy)
         metrics = {"loss": loss, "weight": total, "lr": lr, **picked}
         if step_signals:
             ce = jax.lax.stop_gradient(ce)
             values = (indices, ce, jnp.argmax(logits, -1) == labels, weights)
             metrics.update(zip(TRAINED_KEYS, values, strict=True))
         return new_state, metrics
+
+    def train_proxy(proxy, images, labels, weights, key, lr, class_mask, scored):
+        """One update of the proxy on the student's batch (its own dropout stream)."""
+
+        def loss_fn(params):
+            logits, _, new_stats = forward(
+                params, proxy.batch_stats, images, train=True, key=jax.random.fold_in(key, 1),
+                net=proxy_model,
+            )  # fmt: skip
+            ce = optax.softmax_cross_entropy_with_integer_labels(
+                mask_logits(logits, class_mask), labels
+            )
+            return jnp.sum(ce * weights) / jnp.maximum(jnp.sum(weights), 1.0), new_stats
+
+        grads, new_stats = jax.grad(loss_fn, has_aux=True)(proxy.params)
+        updates, opt_state = tx.update(grads, proxy.opt_state, proxy.params)
+        updates = jax.tree.map(lambda u: -lr * u, updates)
+        trained = jnp.sum(weights > 0).astype(jnp.uint32)
+        return proxy.replace(
+            params=optax.apply_updates(proxy.params, updates),
+            batch_stats=new_stats,
+            opt_state=opt_state,
+            forward=proxy.forward + scored + trained,
+            backward=proxy.backward + trained,
+        )
 
     def eval_step(state, x, y, indices, weights, class_mask):
         images = augment(jax.random.key(0), x[indices], spec, train=False)
@@ -278,8 +324,8 @@ def make_steps(
         )
     else:
         metrics_shardings = {k: rep for k in (
-            "loss", "weight", "lr", "extra_forward", "selected_per_class", "selected_loss",
-            "candidate_loss", "scored_selected", "selected_noisy",
+            "loss", "weight", "lr", "scored", "extra_forward", "selected_per_class",
+            "selected_loss", "candidate_loss", "scored_selected", "selected_noisy",
         )}  # fmt: skip
         metrics_shardings["selected"] = bat
         if step_signals:
