@@ -11,7 +11,10 @@ by ``plan.weights`` with the classes of ``plan.class_mask``. A step-level method
 (``plan.keep`` of them train): the step scores them in eval mode and keeps what the
 method's selector picks (``L.score_candidates``, ``L.select_candidates``); RHO-LOSS's
 irreducible losses come from ``L.build_irreducible_loss``, static pruning's scores from
-``L.build_prune_scores``. README: "In your own loop".
+``L.build_prune_scores``. A method may reshape the step's per-example losses
+(``sampler.loss_transform``: SuperLoss) or average them its own way (``sampler.loss_mean``:
+InfoBatch's rescaled losses), and plan from what the steps trained on (``sampler.step_signals``:
+InfoBatch keeps each example's last training loss). README: "In your own loop".
 """
 
 from __future__ import annotations
@@ -43,11 +46,11 @@ SETTINGS = {  # each method's settings (docs/design.md §3); the rest keep their
         knn_examples=0,
     ),  # fmt: skip
     "lgl": {"num_stages": 2, "order": "dissimilar"},
-    # Online selection: each step scores 4 × the batch; RHO-LOSS's IL model trains 5 epochs
-    # on a holdout of a tenth of the data.
+    # Online selection: each step scores 4 × the batch; RHO-LOSS's two IL models train 5
+    # epochs each on one half of the data (the other half is what each scores).
     "online_hard": {"candidates": 256},
     "online_easy": {"candidates": 256},
-    "rho_loss": {"candidates": 256, "il_epochs": 5, "holdout_fraction": 0.1},
+    "rho_loss": {"candidates": 256, "il_epochs": 5},
     # Static pruning: keep the 70 % of highest EL2N, scored by 2 copies trained 2 epochs.
     "prune": {"score_models": 2, "score_epochs": 2},
 }
@@ -70,16 +73,26 @@ SCHEDULE = optax.cosine_decay_schedule(0.05, decay_steps=1000)
 TX = optax.trace(decay=0.9)  # SGD with momentum; the step applies the learning rate
 
 
-@jax.jit
-def train_step(params, opt_state, x, y, weights, class_mask, lr):
+@functools.partial(jax.jit, static_argnames=("transform", "mean"))
+def train_step(params, opt_state, x, y, idx, weights, class_mask, lr, loss_state=None, *,
+               transform=None, mean="weights"):  # fmt: skip
+    """One update; also returns the loss transform's new state and what it trained on."""
+
     def loss_fn(p):
         logits, _ = MODEL.apply({"params": p}, x, train=True)
-        losses = L.per_example_losses(logits, y, class_mask)  # masked classes never win
-        return jnp.sum(losses * weights) / jnp.maximum(jnp.sum(weights), 1.0)
+        ce = L.per_example_losses(logits, y, class_mask)  # masked classes never win
+        losses, new_state = ce, loss_state
+        if transform is not None:  # SuperLoss: each loss reshaped by its confidence
+            batch = L.LossBatch(y, logits, idx, weights)
+            losses, new_state = transform.apply(loss_state, ce, batch)
+        total = jnp.sum(weights > 0) if mean == "examples" else jnp.sum(weights)
+        loss = jnp.sum(losses * weights) / jnp.maximum(total, 1.0)
+        return loss, (ce, jnp.argmax(logits, -1) == y, jax.lax.stop_gradient(new_state))
 
-    loss, grads = jax.value_and_grad(loss_fn)(params)
+    (loss, (ce, correct, loss_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
     updates, opt_state = TX.update(grads, opt_state)
-    return optax.apply_updates(params, jax.tree.map(lambda u: -lr * u, updates)), opt_state, loss
+    params = optax.apply_updates(params, jax.tree.map(lambda u: -lr * u, updates))
+    return params, opt_state, loss, loss_state, (idx, ce, correct, weights)
 
 
 predict = jax.jit(lambda params, x: MODEL.apply({"params": params}, x))
@@ -95,7 +108,8 @@ def selecting_step(params, opt_state, x, y, idx, weights, class_mask, lr, per_ex
         features=features,
     )  # fmt: skip
     picked, kept_weights = L.select_candidates(select, candidates, keep)
-    return train_step(params, opt_state, x[picked], y[picked], kept_weights, class_mask, lr)
+    return train_step(params, opt_state, x[picked], y[picked], idx[picked], kept_weights,
+                      class_mask, lr)  # fmt: skip
 
 
 def load(num_train: int):
@@ -108,9 +122,6 @@ def load(num_train: int):
 
 def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> dict:
     (x, y), (x_test, y_test) = train, test
-    holdout = None
-    if method == "rho_loss":  # the IL model's data leave the training set first
-        (x, y), holdout = L.split_holdout(x, y, SETTINGS[method]["holdout_fraction"])
     steps = rounds * -(-len(y) // batch)
     sampler = L.build_sampler(
         method, labels=y, batch_size=batch, num_steps=steps, seed=seed, **SETTINGS.get(method, {})
@@ -118,18 +129,24 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
     learner = L.build_embedding_learner(x, sampler=sampler) if method == "advise" else None
     selector, irreducible = sampler.step_selector, None
     if method == "rho_loss":
-        il = L.build_irreducible_loss(x, sampler=sampler, holdout=holdout, model=Net(10))
+        il = L.build_irreducible_loss(x, sampler=sampler, model=Net(10))
         irreducible, _ = il.compute()  # [N]: each example's loss under the IL model
     scores = None
     if method == "prune":  # every example scored once, before the first plan
         scores, _ = L.build_prune_scores(x, sampler=sampler, model=Net(10)).compute()
+    transform, mean = sampler.loss_transform, sampler.loss_mean  # superloss, infobatch
+    loss_state = transform.init(len(y), 10) if transform else None
     key = jax.random.key(seed)
     params = MODEL.init(key, x[:1])["params"]
     opt_state, state = TX.init(params), sampler.init()
     embedding = learner.init() if learner else None
-    mask, fractions = np.ones(10, bool), []
+    mask, fractions, trained = np.ones(10, bool), [], []
     for r in range(sampler.num_rounds):
         signals = {}
+        if sampler.step_signals and trained:  # InfoBatch: what the last round's steps saw
+            columns = [np.concatenate(column) for column in zip(*trained, strict=True)]
+            signals["trained"] = dict(zip(L.Trained._fields, columns, strict=True))
+        trained = []
         if learner:  # SPL-ADVisE: the embedding's steps owed before round r, then its clusters
             embedding, _ = learner.advance(embedding, r)
             signals["groups"] = learner.cluster_ids(embedding)
@@ -153,14 +170,18 @@ def run(method: str, train, test, *, rounds: int, batch: int, seed: int = 0) -> 
             lr = SCHEDULE(plan.schedule_step(step))
             if selector is not None and step >= selector.warmup_steps:  # rows of candidates
                 extra = {} if irreducible is None else {"irreducible_loss": irreducible[idx]}
-                params, opt_state, loss = selecting_step(
+                params, opt_state, loss, _, _ = selecting_step(
                     params, opt_state, x[idx], y[idx], idx, w, mask, lr, extra,
                     select=selector.select, keep=plan.keep,
                 )  # fmt: skip
                 continue
             if selector is not None:  # a warm-up step: the row's first candidates
                 idx, w = idx[: plan.keep], w[: plan.keep]
-            params, opt_state, loss = train_step(params, opt_state, x[idx], y[idx], w, mask, lr)
+            params, opt_state, loss, loss_state, seen = train_step(
+                params, opt_state, x[idx], y[idx], idx, w, mask, lr, loss_state,
+                transform=transform, mean=mean,
+            )  # fmt: skip
+            trained.append(jax.device_get(seen))
     logits, _ = predict(params, x_test)
     accuracy = float(np.mean(np.argmax(np.where(mask, logits, -np.inf), -1) == y_test))
     return {"test_accuracy": accuracy, "selected_fraction": fractions, "last_loss": float(loss)}

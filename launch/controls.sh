@@ -3,14 +3,20 @@
 # seeds as the rule below declares; then the reports. Two runs at a time (a LeNet on a CPU
 # uses about one core).
 #
-#   bash launch/controls.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR]
+#   bash launch/controls.sh noise|budget|families|pruning fashion_mnist|cifar10 NPZ [RUNS_DIR]
 #
 # noise:  symmetric 0 / 20 / 40 % and pair 40 %; random, spl, spl_inv, spld, advise, lgl_r3,
-#         online_hard, online_easy, rho_loss, and with noise spl, spld, advise capped at
-#         1 − noise (method.max_fraction) and rho_loss's variants rho_loss_clean (a holdout
-#         with its true labels) and rho_loss_halves (the irreducible-loss model on each half).
+#         online_hard, online_easy, rho_loss, infobatch, superloss, prune_el2n_70, and with
+#         noise spl, spld, advise capped at 1 − noise (method.max_fraction), rho_loss's
+#         variants rho_loss_clean (a holdout with its true labels) and rho_loss_holdout (a
+#         holdout with the data's labels), and coverage-centric pruning prune_el2n_70_stratified.
 # budget: 1/8, 1/4, 1/2 and 1× the standard updates, no noise; every method (the 1× runs are
 #         the noise sweep's noise-free runs, shared when RUNS_DIR is the same).
+# families: the noise sweep for random and the later families only (infobatch, superloss,
+#         prune_el2n_70 and prune_el2n_70_stratified), its runs shared with the noise sweep.
+# pruning: no noise; prune with el2n, forgetting, grand and random scores keeping 30, 50, 70
+#         and 90 % of the data, for random's updates and for random's epochs (the data-diet
+#         figure), InfoBatch at prune ratios 0.3, 0.5, 0.7, and random.
 # Re-running skips finished runs and resumes interrupted ones.
 #
 # The seed rule, fixed here before any run and stated in each report (--seed-rule): every
@@ -29,22 +35,42 @@ seeds_clean=(0 1 2)     # noise-free blocks, every budget
 seeds_noisy=(0 1 2 3 4) # every block with label noise
 seed_rule="seeds ${seeds_clean[*]} for the noise-free blocks and every budget, seeds \
 ${seeds_noisy[*]} for every noisy block, declared before the runs (launch/controls.sh)"
-base=(random spl spl_inv spld advise lgl_r3 online_hard online_easy rho_loss)
+families=(infobatch superloss prune_el2n_70)
+base=(random spl spl_inv spld advise lgl_r3 online_hard online_easy rho_loss "${families[@]}")
 configs=()
 noisy=()
 add() { configs+=("configs/cpu/control.py:$dataset,$1${2:+,$2}${3:+,$3}"); }
 add_noisy() { noisy+=("configs/cpu/control.py:$dataset,$1,$2"); }
 
-if [ "$sweep" = noise ]; then
-  for m in "${base[@]}"; do add "$m" sym0; done
+if [ "$sweep" = noise ] || [ "$sweep" = families ]; then
+  if [ "$sweep" = families ]; then base=(random "${families[@]}"); fi
+  for m in "${base[@]}" prune_el2n_70_stratified; do add "$m" sym0; done
   for noise in sym20 sym40 pair40; do
     cap=$([ "$noise" = sym20 ] && echo 80 || echo 60)
-    for m in "${base[@]}" "spl_cap$cap" "spld_cap$cap" "advise_cap$cap" rho_loss_clean \
-      rho_loss_halves; do
+    variants=("spl_cap$cap" "spld_cap$cap" "advise_cap$cap" rho_loss_clean rho_loss_holdout)
+    if [ "$sweep" = families ]; then variants=(); fi
+    for m in "${base[@]}" "${variants[@]}" prune_el2n_70_stratified; do
       add_noisy "$m" "$noise"
     done
   done
   patterns=("*-sym0" "*-sym20" "*-sym40" "*-pair40")
+  if [ "$sweep" = families ]; then
+    patterns=()
+    for m in "${base[@]}" prune_el2n_70_stratified; do
+      for noise in sym0 sym20 sym40 pair40; do patterns+=("*-$m-$noise"); done
+    done
+  fi
+elif [ "$sweep" = pruning ]; then
+  add random sym0
+  for score in el2n forgetting grand random; do
+    for keep in 30 50 70 90; do
+      add "prune_${score}_$keep" sym0
+      add "prune_${score}_${keep}_epochs" sym0
+    done
+  done
+  for ratio in 30 50 70; do add "infobatch_r$ratio" sym0; done
+  patterns=("*-random-sym0" "*-prune_*_[0-9][0-9]-sym0" "*-prune_*_epochs-sym0" \
+    "*-infobatch_r*-sym0")
 else
   for m in "${base[@]}" lgl_d3 lgl_s3; do
     add "$m" sym0
@@ -61,6 +87,11 @@ fi
 dirs=()
 for p in "${patterns[@]}"; do dirs+=("$runs"/$p); done  # globbed now that the runs exist
 name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
-what=$([ "$sweep" = noise ] && echo "label noise" || echo "small budgets")
+case $sweep in
+  noise) what="label noise" ;;
+  families) what="label noise, the later families" ;;
+  pruning) what="static and dynamic pruning" ;;
+  *) what="small budgets" ;;
+esac
 python -m lgl_spl.report "${dirs[@]}" --out "$out/$sweep" --title "$name: $what" \
   --seed-rule "$seed_rule"

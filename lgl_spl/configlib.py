@@ -330,13 +330,26 @@ def cpu_method(c, method: str):
     embedding net, one embedding step every two student steps, refreshing its
     clusters once a round. ``<method>_cap<p>`` caps the pace at p % of the data
     (``method.max_fraction``), e.g. ``spl_cap60``. ``rho_loss_clean`` trains the
-    irreducible-loss model on a holdout with its true labels (``method.clean_holdout``),
-    ``rho_loss_halves`` on each half of the training data (``method.il_data``, the
-    paper's ablation).
+    irreducible-loss model on a 10 % holdout with its true labels (``method.clean_holdout``),
+    ``rho_loss_holdout`` on that holdout with the data's labels, ``rho_loss_halves`` on each
+    half of the training data (``method.il_data``: the default, named for older commands).
+    ``prune_<score>_<percent>[_epochs][_stratified]`` (e.g. ``prune_el2n_70``) keeps that
+    percent of the data by ``method.score`` (el2n, grand, forgetting, random), the hardest
+    (or coverage-centric with ``_stratified``), for the same updates as ``random`` (or the
+    same epochs with ``_epochs``). ``infobatch_r<percent>`` drops that percent of the
+    below-mean-loss examples each pass (``method.prune_ratio``). ``<online method>_proxy``
+    (e.g. ``online_hard_proxy``) scores the candidates with the default proxy
+    (``method.scorer``).
     """
     per_round = steps_per_epoch(_num_train(c), c.train.batch_size)
     if method in _RHO_VARIANTS:
         return set_method(c, "rho_loss", **_RHO_VARIANTS[method])
+    if method.startswith("prune_"):
+        return set_method(c, "prune", **_prune_settings(method))
+    if method.endswith("_proxy"):  # an online method scored by its default proxy
+        return set_method(c, method[: -len("_proxy")], scorer="proxy")
+    if method.startswith("infobatch_r") and method[11:].isdigit():
+        return set_method(c, "infobatch", prune_ratio=int(method[11:]) / 100)
     method, _, cap = method.partition("_cap")
     extra = {"max_fraction": int(cap) / 100} if cap else {}
     if method.startswith("lgl_"):
@@ -359,9 +372,30 @@ def cpu_method(c, method: str):
 
 
 _RHO_VARIANTS = {
-    "rho_loss_clean": {"clean_holdout": True},
+    "rho_loss_clean": {"il_data": "holdout", "clean_holdout": True},
+    "rho_loss_holdout": {"il_data": "holdout"},
     "rho_loss_halves": {"il_data": "halves"},
 }
+
+
+def _prune_settings(name: str) -> dict:
+    """``prune_<score>_<percent>[_epochs][_stratified]`` -> the method's settings."""
+    usage = (
+        f"{name!r}: expected prune_<score>_<percent>[_epochs][_stratified], "
+        "e.g. prune_el2n_70 or prune_forgetting_30_epochs"
+    )
+    parts = name.split("_")[1:]
+    if len(parts) < 2 or not parts[1].isdigit() or not 0 < int(parts[1]) <= 100:
+        raise ConfigError(usage)
+    settings = {"score": parts[0], "keep_fraction": int(parts[1]) / 100}
+    for flag in parts[2:]:
+        if flag == "epochs":
+            settings["budget"] = "epochs"
+        elif flag == "stratified":
+            settings["keep"] = "stratified"
+        else:
+            raise ConfigError(usage)
+    return settings
 
 
 def _num_train(c) -> int:

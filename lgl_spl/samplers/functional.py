@@ -20,12 +20,13 @@ from typing import Any
 import ml_collections
 import numpy as np
 
+from lgl_spl.core.loss_transform import LossTransform
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, Trained
 from lgl_spl.samplers.checked import SIGNAL_NAMES
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.method import Method
-from lgl_spl.samplers.registry import get_method, make_sampler, register_method
+from lgl_spl.samplers.registry import get_method, make_sampler, method_code, register_method
 from lgl_spl.settings import check_block
 from lgl_spl.timing import PhaseTimer
 
@@ -58,6 +59,26 @@ class FunctionalSampler:
     def step_selector(self) -> StepSelector | None:
         """The method's step-level selector (None: each plan row is a step's batch)."""
         return getattr(self.sampler, "step_selector", None)
+
+    @property
+    def loss_transform(self) -> LossTransform | None:
+        """The method's per-example loss transform (``superloss``'s; None: plain
+        cross-entropy): ``init(N, C)`` its state, ``apply(state, losses, LossBatch(labels,
+        logits, indices, weights)) -> (losses, state)`` inside your step."""
+        make = self.method.loss_transform
+        return None if make is None else method_code(self.method, make, self.settings, self.context)
+
+    @property
+    def loss_mean(self) -> str:
+        """How your step averages the weighted losses: ``"weights"`` (Σ w·ℓ / Σ w) or
+        ``"examples"`` (Σ w·ℓ / the examples of weight > 0: ``infobatch``'s rescaling)."""
+        return self.method.loss_mean
+
+    @property
+    def step_signals(self) -> bool:
+        """The method plans from what your steps trained on: hand ``plan`` the previous
+        round's ``trained=`` (indices, per-example training losses, correct, weights)."""
+        return bool(self.method.step_signals)
 
     @property
     def plan_width(self) -> int:

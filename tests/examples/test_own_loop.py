@@ -33,4 +33,8 @@ def test_own_loop_trains_with_every_method(capsys):
     assert spl[1] < spl[2] < spl[3]  # SPL's pace grows q by β1 a round
     assert results["lgl"]["selected_fraction"][0] < 0.7  # the first stage: half the classes
     assert results["lgl"]["selected_fraction"][-1] == 1.0
+    # InfoBatch prunes from what the steps trained on (without it every loss stays tied and
+    # nothing is pruned); SuperLoss's step minimises its reshaped loss, not cross-entropy.
+    assert all(f < 0.9 for f in results["infobatch"]["selected_fraction"][1:3])
+    assert results["superloss"]["last_loss"] != results["random"]["last_loss"]
     assert "advise      test accuracy" in capsys.readouterr().out
