@@ -66,6 +66,28 @@ def _stepper(config, rows_of):
     return exp, run
 
 
+def forward_alone(exp, proxy_config, args) -> None:
+    """The eval-mode forward pass over one row of candidates, student and proxy, alone."""
+    from lgl_spl import data as data_lib
+    from lgl_spl.models import init_variables
+    from lgl_spl.samplers import Proxy
+    from lgl_spl.train.experiment import build_proxy
+
+    proxy = build_proxy(Proxy(args.proxy_model, args.proxy_width), proxy_config, exp.num_classes)
+    x = np.asarray(exp.dataset.x_train[: exp.plan_width])
+    images = data_lib.augment(jax.random.key(0), jax.numpy.asarray(x), exp.spec, train=False)
+    for name, model in (("student", exp.model), ("proxy", proxy)):
+        params, stats = init_variables(model, jax.random.key(0), images[:1])
+        variables = {"params": params, **({"batch_stats": stats} if stats else {})}
+        f = jax.jit(lambda v, im, m=model: m.apply(v, im, train=False)[0])
+        f(variables, images).block_until_ready()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            f(variables, images).block_until_ready()
+        ms = (time.perf_counter() - t0) / 20 * 1e3
+        print(f"  forward of {len(x)} candidates alone, {name}: {ms:.3f} ms")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--control", choices=("", "fashion_mnist", "cifar10"), default="")
@@ -119,6 +141,7 @@ def main() -> None:
         lo, hi = min(times[name]) * 1e3, max(times[name]) * 1e3
         print(f"  {name:8s} {med[name] * 1e3:8.3f} ms/step (blocks {lo:.3f}-{hi:.3f}), "
               f"{med[name] / med['random']:.2f}x random")  # fmt: skip
+    forward_alone(student_exp, _config(args, args.method, "proxy"), args)
     ratios = [a / b for a, b in zip(times["proxy"], times["student"], strict=True)]
     print(f"proxy-scored step / student-scored step: {med['proxy'] / med['student']:.3f} "
           f"(per-block range {min(ratios):.3f}-{max(ratios):.3f}; target <= 0.5)")  # fmt: skip

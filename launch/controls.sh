@@ -3,7 +3,8 @@
 # seeds as the rule below declares; then the reports. Two runs at a time (a LeNet on a CPU
 # uses about one core).
 #
-#   bash launch/controls.sh noise|budget|families|pruning fashion_mnist|cifar10 NPZ [RUNS_DIR]
+#   bash launch/controls.sh noise|budget|families|pruning fashion_mnist|cifar10 NPZ [RUNS_DIR] \
+#     [BLOCKS] [REPORT]
 #
 # noise:  symmetric 0 / 20 / 40 % and pair 40 %; random, spl, spl_inv, spld, advise, lgl_r3,
 #         online_hard, online_easy, rho_loss, infobatch, superloss, prune_el2n_70, and with
@@ -16,7 +17,10 @@
 #         prune_el2n_70 and prune_el2n_70_stratified), its runs shared with the noise sweep.
 # pruning: no noise; prune with el2n, forgetting, grand and random scores keeping 30, 50, 70
 #         and 90 % of the data, for random's updates and for random's epochs (the data-diet
-#         figure), InfoBatch at prune ratios 0.3, 0.5, 0.7, and random.
+#         figure), coverage-centric selection (stratified) by el2n and forgetting keeping 30
+#         and 50 %, InfoBatch at prune ratios 0.3, 0.5, 0.7, and random.
+# BLOCKS (noise and families): the noise blocks to run, default "sym0 sym20 sym40 pair40";
+# REPORT: the report's folder under docs/results/controls/DATASET (default: the sweep's name).
 # Re-running skips finished runs and resumes interrupted ones.
 #
 # The seed rule, fixed here before any run and stated in each report (--seed-rule): every
@@ -30,6 +34,8 @@ sweep=${1:?$usage}
 dataset=${2:?$usage}
 npz=${3:?$usage}
 runs=${4:-runs/controls}/$dataset
+read -r -a blocks <<<"${5:-sym0 sym20 sym40 pair40}"
+report=${6:-$sweep}
 out=docs/results/controls/$dataset
 seeds_clean=(0 1 2)     # noise-free blocks, every budget
 seeds_noisy=(0 1 2 3 4) # every block with label noise
@@ -39,13 +45,23 @@ families=(infobatch superloss prune_el2n_70)
 base=(random spl spl_inv spld advise lgl_r3 online_hard online_easy rho_loss "${families[@]}")
 configs=()
 noisy=()
-add() { configs+=("configs/cpu/control.py:$dataset,$1${2:+,$2}${3:+,$3}"); }
-add_noisy() { noisy+=("configs/cpu/control.py:$dataset,$1,$2"); }
+dirs=() # each run's folder (launch/sweep.py names it after the config's argument)
+add() {
+  configs+=("configs/cpu/control.py:$dataset,$1${2:+,$2}${3:+,$3}")
+  dirs+=("$runs/$dataset-$1${2:+-$2}${3:+-$3}")
+}
+add_noisy() {
+  noisy+=("configs/cpu/control.py:$dataset,$1,$2")
+  dirs+=("$runs/$dataset-$1-$2")
+}
 
 if [ "$sweep" = noise ] || [ "$sweep" = families ]; then
   if [ "$sweep" = families ]; then base=(random "${families[@]}"); fi
-  for m in "${base[@]}" prune_el2n_70_stratified; do add "$m" sym0; done
-  for noise in sym20 sym40 pair40; do
+  if [[ " ${blocks[*]} " == *" sym0 "* ]]; then
+    for m in "${base[@]}" prune_el2n_70_stratified; do add "$m" sym0; done
+  fi
+  for noise in "${blocks[@]}"; do
+    [ "$noise" = sym0 ] && continue
     cap=$([ "$noise" = sym20 ] && echo 80 || echo 60)
     variants=("spl_cap$cap" "spld_cap$cap" "advise_cap$cap" rho_loss_clean rho_loss_holdout)
     if [ "$sweep" = families ]; then variants=(); fi
@@ -53,13 +69,6 @@ if [ "$sweep" = noise ] || [ "$sweep" = families ]; then
       add_noisy "$m" "$noise"
     done
   done
-  patterns=("*-sym0" "*-sym20" "*-sym40" "*-pair40")
-  if [ "$sweep" = families ]; then
-    patterns=()
-    for m in "${base[@]}" prune_el2n_70_stratified; do
-      for noise in sym0 sym20 sym40 pair40; do patterns+=("*-$m-$noise"); done
-    done
-  fi
 elif [ "$sweep" = pruning ]; then
   add random sym0
   for score in el2n forgetting grand random; do
@@ -68,15 +77,15 @@ elif [ "$sweep" = pruning ]; then
       add "prune_${score}_${keep}_epochs" sym0
     done
   done
+  for score in el2n forgetting; do
+    for keep in 30 50; do add "prune_${score}_${keep}_stratified" sym0; done
+  done
   for ratio in 30 50 70; do add "infobatch_r$ratio" sym0; done
-  patterns=("*-random-sym0" "*-prune_*_[0-9][0-9]-sym0" "*-prune_*_epochs-sym0" \
-    "*-infobatch_r*-sym0")
 else
   for m in "${base[@]}" lgl_d3 lgl_s3; do
     add "$m" sym0
     for budget in 2 4 8; do add "$m" sym0 "$budget"; done
   done
-  patterns=("*-sym0" "*-sym0-[248]")
 fi
 python launch/sweep.py --root "$runs" --seeds "${seeds_clean[@]}" --jobs 2 \
   --configs "${configs[@]}" --set data.npz_path="$npz"
@@ -84,8 +93,6 @@ if [ ${#noisy[@]} -gt 0 ]; then
   python launch/sweep.py --root "$runs" --seeds "${seeds_noisy[@]}" --jobs 2 \
     --configs "${noisy[@]}" --set data.npz_path="$npz"
 fi
-dirs=()
-for p in "${patterns[@]}"; do dirs+=("$runs"/$p); done  # globbed now that the runs exist
 name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
 case $sweep in
   noise) what="label noise" ;;
@@ -93,5 +100,5 @@ case $sweep in
   pruning) what="static and dynamic pruning" ;;
   *) what="small budgets" ;;
 esac
-python -m lgl_spl.report "${dirs[@]}" --out "$out/$sweep" --title "$name: $what" \
+python -m lgl_spl.report "${dirs[@]}" --out "$out/$report" --title "$name: $what" \
   --seed-rule "$seed_rule"
