@@ -66,6 +66,18 @@ def main() -> None:
             ys = [r["final_test_accuracy_mean"] * unit for _, r in pts]
             es = [(r["final_test_accuracy_std"] or 0.0) * unit for _, r in pts]
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=score)
+        for i, score in enumerate(SCORES):  # coverage-centric selection, where it ran
+            pts = sorted(
+                (float(s["keep_fraction"]), r)
+                for s, r in prune
+                if s["score"] == score and s["budget"] == budget and s["keep"] == "stratified"
+            )
+            if pts:
+                ax.plot(
+                    [x for x, _ in pts],
+                    [r["final_test_accuracy_mean"] * unit for _, r in pts],
+                    ls=":", marker="^", color=f"C{i}", label=f"{score}, stratified (CCS)",
+                )  # fmt: skip
         ax.axhline(base, color="k", ls="--", lw=1, label="random, all data")
         ax.set_title(f"prune, random's {budget}")
         ax.set_xlabel("share of the training data kept")
@@ -129,6 +141,31 @@ def main() -> None:
                     updates = r["updates_vs_random"]
             cells.append("—" if updates is None else f"{updates:.2f}×")
             lines.append("| " + " | ".join(cells) + " |")
+    stratified = [(s, r) for s, r in prune if s["keep"] == "stratified"]
+    if stratified:
+        lines += [
+            "",
+            "Coverage-centric selection (`keep = stratified`, Zheng et al. 2023) beside the "
+            "hardest examples of the same score and share:",
+            "",
+            "| score | kept | budget | stratified: acc. | Δ | Holm p | hardest: acc. |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
+        for s, r in sorted(stratified, key=lambda sr: (sr[0]["score"], sr[0]["keep_fraction"])):
+            v = r.get("final_vs_random") or {}
+            hard = [
+                h
+                for t, h in prune
+                if t["keep"] == "hardest"
+                and (t["score"], t["keep_fraction"], t["budget"])
+                == (s["score"], s["keep_fraction"], s["budget"])
+            ]
+            lines.append(
+                f"| {s['score']} | {float(s['keep_fraction']):g} | {s['budget']} | "
+                f"{_mean_std(r, unit)} | {_pct(v.get('delta'), unit)} | "
+                f"{'—' if v.get('p_holm') is None else format(v['p_holm'], '.3f')} | "
+                f"{_mean_std(hard[0], unit) if hard else '—'} |"
+            )
     if infobatch:
         lines += [
             "",
