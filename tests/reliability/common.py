@@ -54,6 +54,14 @@ def interrupt_at(monkeypatch, step: int, *, how: str = "crash") -> None:
     monkeypatch.setattr(loop_module, "Progress", Hooked)
 
 
+def crash_at(monkeypatch, step: int, config, workdir) -> None:
+    """Train ``config`` in ``workdir`` and crash it right after student step ``step``."""
+    interrupt_at(monkeypatch, step)
+    with pytest.raises(Crash):
+        loop_module.train_and_evaluate(config, str(workdir))
+    monkeypatch.undo()
+
+
 def latest_checkpoint(workdir) -> int | None:
     ckpt = Checkpoints(os.path.join(str(workdir), "checkpoints"))
     try:

@@ -28,11 +28,10 @@ from lgl_spl.train.state import create_train_state, make_optimizer, make_schedul
 from lgl_spl.train.steps import make_steps
 from tests.helpers import read_metrics, read_rows
 from tests.reliability.common import (
-    Crash,
     call_main,
     config,
+    crash_at,
     error_lines,
-    interrupt_at,
     same_metrics,
 )
 
@@ -151,10 +150,7 @@ def test_with_label_noise_hard_selection_trains_on_flipped_labels_and_easy_avoid
 def test_irreducible_losses_are_computed_once_and_a_crash_resumes_exactly(tmp_path, monkeypatch):
     ref, run = tmp_path / "ref", tmp_path / "run"
     train_and_evaluate(config("rho_loss"), str(ref))
-    interrupt_at(monkeypatch, 27)
-    with pytest.raises(Crash):
-        train_and_evaluate(config("rho_loss", checkpoint_every=10), str(run))
-    monkeypatch.undo()
+    crash_at(monkeypatch, 27, config("rho_loss", checkpoint_every=10), run)
 
     def never(self):
         raise AssertionError("the irreducible-loss model was trained again")

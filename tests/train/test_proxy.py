@@ -23,11 +23,10 @@ from lgl_spl.train.state import TrainState, create_train_state, make_optimizer, 
 from lgl_spl.train.steps import make_steps
 from tests.helpers import read_metrics, read_rows
 from tests.reliability.common import (
-    Crash,
     call_main,
     config,
+    crash_at,
     error_lines,
-    interrupt_at,
     same_metrics,
 )
 
@@ -148,10 +147,7 @@ def test_the_program_counts_the_proxy_apart_and_records_its_size(tmp_path):
 def test_a_crash_resumes_exactly_with_the_proxy_state(tmp_path, monkeypatch):
     ref, run = tmp_path / "ref", tmp_path / "run"
     train_and_evaluate(_proxy_config("rho_loss"), str(ref))
-    interrupt_at(monkeypatch, 27)
-    with pytest.raises(Crash):
-        train_and_evaluate(_proxy_config("rho_loss", checkpoint_every=10), str(run))
-    monkeypatch.undo()
+    crash_at(monkeypatch, 27, _proxy_config("rho_loss", checkpoint_every=10), run)
     train_and_evaluate(_proxy_config("rho_loss", checkpoint_every=10), str(run))
     same_metrics(run, ref)
     assert read_metrics(str(run))[-1]["proxy_backward_passes"] == 32 * 60
