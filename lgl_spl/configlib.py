@@ -10,8 +10,6 @@ their defaults come from its schema beside its sampler (``lgl_spl.samplers``).
 from __future__ import annotations
 
 import difflib
-import math
-from typing import Any
 
 import ml_collections
 
@@ -19,6 +17,7 @@ from lgl_spl import settings
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import get_method
 from lgl_spl.settings import check_block
+from lgl_spl.util import ceil_div
 
 
 def base_config() -> ml_collections.ConfigDict:
@@ -29,22 +28,6 @@ def base_config() -> ml_collections.ConfigDict:
         c[name] = ml_collections.ConfigDict(settings.defaults(fields))
     c.lock()
     return c
-
-
-def flatten(cfg, prefix: str = "") -> dict[str, Any]:
-    """``{"train.num_steps": 1000, …}``: the config as flat JSON-able keys (tuples as lists)."""
-    out = {}
-    for key, value in cfg.items():
-        name = f"{prefix}{key}"
-        if hasattr(value, "items"):
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = list(value) if isinstance(value, tuple) else value
-    return out
-
-
-def steps_per_epoch(num_examples: int, batch_size: int) -> int:
-    return math.ceil(num_examples / batch_size)
 
 
 def paper_student_sgd(c, *, epochs: int, milestones=(60, 120, 160)) -> None:
@@ -183,17 +166,6 @@ def override_method(c, overrides: list[tuple[str, str]]):
     return c
 
 
-def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.ConfigDict:
-    """The config with everything derived from the run length filled in (a new copy).
-
-    Kept for callers of the old name: the training side owns it now
-    (:func:`lgl_spl.train.run_length.resolve`).
-    """
-    from lgl_spl.train.run_length import resolve as resolve_run
-
-    return resolve_run(config, num_train=num_train, num_classes=num_classes)
-
-
 def digits_student():
     """Offline: scikit-learn's 8×8 digits, a small LeNet (seconds a run on a CPU)."""
     c = base_config()
@@ -305,7 +277,7 @@ def _cpu_lenet(c, *, batch: int, epochs: float, eval_epochs: int) -> None:
     5e-4, a cosine schedule over the run (its length in steps of ``batch``)."""
     c.model.name = "lenet"
     c.train.batch_size = batch
-    per = steps_per_epoch(_num_train(c), batch)
+    per = ceil_div(_num_train(c), batch)
     c.train.num_steps = round(epochs * per)
     c.train.eval_every = eval_epochs * per
     c.train.log_every = per
@@ -341,7 +313,7 @@ def cpu_method(c, method: str):
     (e.g. ``online_hard_proxy``) scores the candidates with the default proxy
     (``method.scorer``).
     """
-    per_round = steps_per_epoch(_num_train(c), c.train.batch_size)
+    per_round = ceil_div(_num_train(c), c.train.batch_size)
     if method in _RHO_VARIANTS:
         return set_method(c, "rho_loss", **_RHO_VARIANTS[method])
     if method.startswith("prune_"):

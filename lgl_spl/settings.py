@@ -250,3 +250,15 @@ TRAIN = {
 }  # fmt: skip
 
 BLOCKS = {"data": DATA, "model": MODEL, "train": TRAIN}
+
+
+def flatten(cfg, prefix: str = "") -> dict[str, Any]:
+    """``{"train.num_steps": 1000, …}``: the config as flat JSON-able keys (tuples as lists)."""
+    out = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if hasattr(value, "items"):
+            out.update(flatten(value, name + "."))
+        else:
+            out[name] = list(value) if isinstance(value, tuple) else value
+    return out

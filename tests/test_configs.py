@@ -9,9 +9,11 @@ import os
 import numpy as np
 import pytest
 
-from lgl_spl import configlib, core
+from lgl_spl import core
 from lgl_spl.samplers import SamplerContext, make_sampler
+from lgl_spl.train import run_length
 from lgl_spl.train.state import make_schedule
+from lgl_spl.util import ceil_div
 from tests.helpers import CONFIGS, load_config
 
 # (training examples, classes) of each paper dataset, as the papers train on them.
@@ -63,8 +65,8 @@ def test_paper_config_resolves_to_the_papers_schedule(name):
     c = load_config(name)
     num_train, num_classes = PAPER_DATA[c.data.name]
     epochs, drops = schedule_of(name)
-    r = configlib.resolve(c, num_train=num_train, num_classes=num_classes)
-    per_epoch = configlib.steps_per_epoch(num_train, r.train.batch_size)
+    r = run_length.resolve(c, num_train=num_train, num_classes=num_classes)
+    per_epoch = ceil_div(num_train, r.train.batch_size)
     assert r.train.eval_every == per_epoch  # an evaluation every epoch
     if r.train.lr_schedule == "piecewise":
         milestones = [b / per_epoch for b in r.train.lr_boundaries]
@@ -94,8 +96,8 @@ def test_a_short_run_from_the_command_line_stays_coherent(name):
     c.train.num_epochs = 5
     num_train, num_classes = PAPER_DATA[c.data.name]
     epochs, drops = schedule_of(name)
-    r = configlib.resolve(c, num_train=num_train, num_classes=num_classes)
-    per_epoch = configlib.steps_per_epoch(num_train, r.train.batch_size)
+    r = run_length.resolve(c, num_train=num_train, num_classes=num_classes)
+    per_epoch = ceil_div(num_train, r.train.batch_size)
     baseline = 5 * per_epoch
     if r.train.lr_schedule == "piecewise":
         want = [d / epochs * baseline for d in drops]
@@ -112,7 +114,7 @@ def test_cosine_without_decay_steps_decays_over_the_run():
     c = load_config("cifar10_advise")
     c.train.lr_schedule = "cosine"
     c.train.num_epochs = 3
-    r = configlib.resolve(c, num_train=50_000, num_classes=10)
+    r = run_length.resolve(c, num_train=50_000, num_classes=10)
     schedule = make_schedule(r.train)
     assert r.train.lr_decay_steps == r.train.num_steps == 3 * 391
     assert float(schedule(0)) == pytest.approx(0.1)
@@ -122,6 +124,6 @@ def test_cosine_without_decay_steps_decays_over_the_run():
 
 def test_resolving_needs_no_epochs_and_keeps_explicit_steps():
     c = load_config("digits_random")
-    r = configlib.resolve(c, num_train=1438, num_classes=10)
+    r = run_length.resolve(c, num_train=1438, num_classes=10)
     assert r.train.num_steps == c.train.num_steps and r.train.eval_every == c.train.eval_every
     assert r.is_locked  # still refuses misspelt keys

@@ -7,7 +7,6 @@ Accuracies and shares are fractions here; the files show percentages.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,14 +233,4 @@ def knn_stats(group: Group) -> KnnStats | None:
         *_mean_std(last),
         float(np.mean(last_step)),
         *_mean_std(pixel),
-    )
-
-
-def any_noise(groups: Sequence[Group]) -> bool:
-    """Some run logged ``noisy_selected_fraction`` in its rounds."""
-    return any(
-        r.get("noisy_selected_fraction") is not None
-        for g in groups
-        for x in g.runs
-        for r in x.rounds
     )

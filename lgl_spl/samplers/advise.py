@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lgl_spl import settings
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers import schema
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.method import Method
 from lgl_spl.samplers.self_paced import CLUSTER_FIELDS, PACE_FIELDS, SelfPacedSampler
@@ -22,29 +22,29 @@ from lgl_spl.samplers.self_paced import CLUSTER_FIELDS, PACE_FIELDS, SelfPacedSa
 EMBEDDING_MODELS = ("lenet_embed", "vgg16_embed")
 
 EMBEDDING_FIELDS = {
-    "embed_model": schema.choice("lenet_embed", "the embedding network", EMBEDDING_MODELS),
-    "embed_width": schema.number(1.0, "its channel multiplier", low=0.0, low_open=True),
-    "embed_dim": schema.integer(64, "the embedding's dimension", low=1),
-    "embed_lr": schema.number(1e-4, "Adam's learning rate", low=0.0, low_open=True),
-    "clusters_per_batch": schema.integer(8, "M: clusters in a neighbourhood batch", low=2),
-    "examples_per_cluster": schema.integer(8, "D: examples drawn from each", low=1),
-    "alpha": schema.number(1.0, "the magnet loss's margin α", low=0.0),
-    "refresh_every": schema.integer(500, "R: embedding steps between k-means refreshes", low=1),
-    "embed_steps": schema.integer(
+    "embed_model": settings.choice("lenet_embed", "the embedding network", EMBEDDING_MODELS),
+    "embed_width": settings.number(1.0, "its channel multiplier", low=0.0, low_open=True),
+    "embed_dim": settings.integer(64, "the embedding's dimension", low=1),
+    "embed_lr": settings.number(1e-4, "Adam's learning rate", low=0.0, low_open=True),
+    "clusters_per_batch": settings.integer(8, "M: clusters in a neighbourhood batch", low=2),
+    "examples_per_cluster": settings.integer(8, "D: examples drawn from each", low=1),
+    "alpha": settings.number(1.0, "the magnet loss's margin α", low=0.0),
+    "refresh_every": settings.integer(500, "R: embedding steps between k-means refreshes", low=1),
+    "embed_steps": settings.integer(
         2000, "E: embedding steps in all (-1: the whole run, one every k student steps)", low=-1
     ),
-    "student_steps_per_embed_step": schema.integer(
+    "student_steps_per_embed_step": settings.integer(
         1, "k: one embedding step every k student steps (interleaved)", low=1
     ),
-    "schedule": schema.choice(
+    "schedule": settings.choice(
         "interleaved",
         "interleaved with the student, or every step before it (the reference code)",
         ("interleaved", "pretrain"),
     ),
-    "snapshot_examples": schema.integer(
+    "snapshot_examples": settings.integer(
         1000, "training examples embedded at each evaluation (t-SNE); 0: none", low=0
     ),
-    "knn_examples": schema.integer(
+    "knn_examples": settings.integer(
         1000,
         "held-out examples whose 10-NN accuracy in the embedding is logged at each "
         "evaluation (embed_knn_accuracy, beside pixel_knn_accuracy); 0: none",

@@ -13,7 +13,7 @@ classes each stage trains on, i.e. the same number of passes over each
 stage's data, as in the paper. With ``method.budget = 'paper'`` the run is the
 baseline's steps × Σ cumulative stage sizes / C, so every stage trains the
 baseline's full schedule over its classes; ``'fair'`` keeps the baseline's
-steps (``lgl_spl.configlib.resolve`` derives both). ``method.schedule_steps``
+steps (``lgl_spl.train.run_length.resolve`` derives both). ``method.schedule_steps``
 (the baseline's run length) stretches the LR schedule over each stage.
 """
 
@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lgl_spl import core
+from lgl_spl import core, settings
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers import schema
 from lgl_spl.samplers.base import (
     RoundPlan,
     Signals,
@@ -37,17 +36,17 @@ from lgl_spl.samplers.method import Method
 from lgl_spl.samplers.self_paced import selection_info
 
 FIELDS = {
-    "num_stages": schema.integer(3, "m: stages of ceil(C/m) classes", low=1),
-    "order": schema.choice(
+    "num_stages": settings.integer(3, "m: stages of ceil(C/m) classes", low=1),
+    "order": settings.choice(
         "random", "how later stages pick their classes", tuple(core.LGL_STRATEGIES)
     ),
-    "budget": schema.choice(
+    "budget": settings.choice(
         "paper",
         "paper: every stage gets the baseline's schedule over its classes; fair: the "
         "baseline's updates split over the stages",
         ("paper", "fair"),
     ),
-    "schedule_steps": schema.integer(
+    "schedule_steps": settings.integer(
         0, "the baseline's run length: each stage stretches the LR schedule over it (0: off)", low=0
     ),
 }

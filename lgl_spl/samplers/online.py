@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lgl_spl import settings
 from lgl_spl.core import step_selection
-from lgl_spl.samplers import schema
 from lgl_spl.samplers.base import (
     Proxy,
     RoundPlan,
@@ -38,48 +38,48 @@ from lgl_spl.samplers.method import Method
 DEFAULT_CANDIDATES_PER_BATCH = 10  # the RHO-LOSS paper's n_b / n_B = 0.1
 
 FIELDS = {
-    "candidates": schema.integer(
+    "candidates": settings.integer(
         0,
         "examples each step scores, ≥ train.batch_size (0: 10 × train.batch_size)",
         low=0,
     ),
-    "warmup_rounds": schema.integer(
+    "warmup_rounds": settings.integer(
         1, "rounds of uniform batches (nothing scored) before the first selecting step", low=0
     ),
-    "scorer": schema.choice(
+    "scorer": settings.choice(
         "student",
         "who scores a step's candidates: the student, or a proxy (a smaller network trained "
         "beside it on the student's batches: Selection via Proxy)",
         ("student", "proxy"),
     ),
-    "proxy_model": schema.text(
+    "proxy_model": settings.text(
         "", "the proxy's model name (empty: the student's architecture, narrower)"
     ),
-    "proxy_width": schema.number(
+    "proxy_width": settings.number(
         0.25, "the proxy's width, a share of the student's model.width", low=0.0, low_open=True
     ),
 }
 RHO_FIELDS = {
     **FIELDS,
-    "il_model": schema.text(
+    "il_model": settings.text(
         "", "the irreducible-loss model: a model name (empty: the student's architecture)"
     ),
-    "il_epochs": schema.integer(10, "passes of the irreducible-loss model over its data", low=1),
-    "il_data": schema.choice(
+    "il_epochs": settings.integer(10, "passes of the irreducible-loss model over its data", low=1),
+    "il_data": settings.choice(
         "halves",
         "what the irreducible-loss model trains on: 'halves' (two models, each on one half of "
         "the training data, scoring the other: the paper's setting for data without a "
         "holdout) or 'holdout' (one model on a holdout carved from the training data)",
         ("halves", "holdout"),
     ),
-    "holdout_fraction": schema.number(
+    "holdout_fraction": settings.number(
         0.1,
         "share of the training data carved off as the holdout (il_data = 'holdout')",
         low=0.0,
         high=0.9,
         low_open=True,
     ),
-    "clean_holdout": schema.flag(
+    "clean_holdout": settings.flag(
         False, "the holdout keeps its clean labels (else the data's label noise applies)"
     ),
 }

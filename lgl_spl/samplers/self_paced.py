@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from lgl_spl import core
+from lgl_spl import core, settings
 from lgl_spl.errors import ConfigError, SignalError
-from lgl_spl.samplers import schema
 from lgl_spl.samplers.base import (
     RoundPlan,
     Signals,
@@ -30,15 +29,15 @@ from lgl_spl.samplers.method import Method
 # The pace rule (docs/design.md §4): q_e = min(1, q0·(1+β1)^e), λ_e its loss quantile,
 # γ_e = g0·(1+β2)^e · λ_e.
 PACE_FIELDS = {
-    "warmup_rounds": schema.integer(1, "rounds on all data before the first selection", low=0),
-    "rescore_every": schema.integer(1, "rounds between scoring passes (1: every round)", low=1),
-    "q0": schema.number(
+    "warmup_rounds": settings.integer(1, "rounds on all data before the first selection", low=0),
+    "rescore_every": settings.integer(1, "rounds between scoring passes (1: every round)", low=1),
+    "q0": settings.number(
         0.5, "fraction selected in the first selecting round", low=0.0, high=1.0, low_open=True
     ),
-    "beta1": schema.number(0.1, "growth of the selected fraction per round", low=0.0),
-    "beta2": schema.number(0.1, "growth of SPLD's diversity weight per round", low=0.0),
-    "g0": schema.number(0.5, "SPLD's initial diversity weight, γ_0 = g0·λ_0", low=0.0),
-    "max_fraction": schema.number(
+    "beta1": settings.number(0.1, "growth of the selected fraction per round", low=0.0),
+    "beta2": settings.number(0.1, "growth of SPLD's diversity weight per round", low=0.0),
+    "g0": settings.number(0.5, "SPLD's initial diversity weight, γ_0 = g0·λ_0", low=0.0),
+    "max_fraction": settings.number(
         1.0,
         "cap on the fraction a selecting round keeps (1: the papers' pace, which reaches "
         "all data); e.g. 1 − the label-noise rate",
@@ -48,13 +47,13 @@ PACE_FIELDS = {
     ),
 }
 CLUSTER_FIELDS = {
-    "num_clusters": schema.integer(8, "K: k-means clusters per class (SPLD's groups)", low=1),
+    "num_clusters": settings.integer(8, "K: k-means clusters per class (SPLD's groups)", low=1),
 }
 SPL_FIELDS = dict(PACE_FIELDS)
 SPLD_FIELDS = {
     **PACE_FIELDS,
     **CLUSTER_FIELDS,
-    "groups": schema.choice(
+    "groups": settings.choice(
         "features",
         "what SPLD's groups cluster: the initial student's features or the raw pixels",
         ("features", "pixels"),

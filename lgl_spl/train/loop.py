@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from lgl_spl import compile_cache, models, parallel
-from lgl_spl.configlib import flatten
 from lgl_spl.errors import UserCodeError, write_error_log
 from lgl_spl.lock import claim_workdir
 from lgl_spl.samplers import Signals, get_method
+from lgl_spl.settings import flatten
 from lgl_spl.train import console, resume
 from lgl_spl.train.auxiliary import provided
 from lgl_spl.train.checkpoints import Checkpoints, kept_note

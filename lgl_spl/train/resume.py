@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lgl_spl.configlib import flatten
 from lgl_spl.errors import ConfigError
+from lgl_spl.settings import flatten
 from lgl_spl.train.checkpoints import Checkpoints, Damaged
 
 # Config keys that may change between an interrupted run and its resumption

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from lgl_spl.configlib import steps_per_epoch
 from lgl_spl.samplers import get_method
+from lgl_spl.util import ceil_div
 
 
 def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.ConfigDict:
@@ -22,7 +22,7 @@ def resolve(config, *, num_train: int, num_classes: int) -> ml_collections.Confi
     """
     c = ml_collections.ConfigDict(config.to_dict())
     t = c.train
-    per_epoch = steps_per_epoch(num_train, int(t.batch_size))
+    per_epoch = ceil_div(num_train, int(t.batch_size))
     if float(t.num_epochs) > 0:
         t.num_steps = max(1, round(float(t.num_epochs) * per_epoch))
     baseline = int(t.num_steps)  # the run of the baseline; a method may derive its own
