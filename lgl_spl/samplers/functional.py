@@ -14,6 +14,7 @@ function of (seed, round), so a loop that replays rounds gets the same plans.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -60,11 +61,12 @@ class FunctionalSampler:
         """The method's step-level selector (None: each plan row is a step's batch)."""
         return getattr(self.sampler, "step_selector", None)
 
-    @property
+    @functools.cached_property
     def loss_transform(self) -> LossTransform | None:
         """The method's per-example loss transform (``superloss``'s; None: plain
-        cross-entropy): ``init(N, C)`` its state, ``apply(state, losses, LossBatch(labels,
-        logits, indices, weights)) -> (losses, state)`` inside your step."""
+        cross-entropy), built once, so a step taking it as a static argument compiles once:
+        ``init(N, C)`` its state, ``apply(state, losses, LossBatch(labels, logits, indices,
+        weights)) -> (losses, state)`` inside your step."""
         make = self.method.loss_transform
         return None if make is None else method_code(self.method, make, self.settings, self.context)
 

@@ -118,14 +118,18 @@ class Experiment:
             **self._proxy_sizes(),
         }
 
+    def sample(self) -> jax.Array:
+        """One training image as the model sees it (the shape networks are initialised by)."""
+        ds = self.dataset
+        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
+        return data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
+
     def _proxy_sizes(self) -> dict:
         """With a proxy scorer: its parameter count beside the student's (what a proxy pass
         costs against a student pass, roughly)."""
         if self.proxy_model is None:
             return {}
-        ds = self.dataset
-        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
-        sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
+        sample = self.sample()
 
         def size(model) -> int:
             shapes = jax.eval_shape(lambda: models.init_variables(model, self.init_key, sample))
@@ -135,9 +139,7 @@ class Experiment:
 
     def initial_state(self) -> RunState:
         """The run's state before its first step (also the shape to restore into)."""
-        ds = self.dataset
-        first = ds.train_source.gather([0]) if ds.train_source is not None else ds.x_train[:1]
-        sample = data_lib.augment(jax.random.key(0), jnp.asarray(first), self.spec, train=False)
+        sample = self.sample()
         loss_state = proxy = None
         if self.loss_transform is not None:
             loss_state = self.loss_transform.init(self.num_train, self.num_classes)
