@@ -3,7 +3,8 @@
 # seeds as the rule below declares; then the reports. Two runs at a time (a LeNet on a CPU
 # uses about one core).
 #
-#   bash launch/controls.sh noise|budget|families|pruning fashion_mnist|cifar10 NPZ [RUNS_DIR] \
+#   bash launch/controls.sh noise|budget|families|families_budget|pruning \
+#     fashion_mnist|cifar10 NPZ [RUNS_DIR] \
 #     [BLOCKS] [REPORT]
 #
 # noise:  symmetric 0 / 20 / 40 % and pair 40 %; random, spl, spl_inv, spld, advise, lgl_r3,
@@ -15,6 +16,8 @@
 #         the noise sweep's noise-free runs, shared when RUNS_DIR is the same).
 # families: the noise sweep for random and the later families only (infobatch, superloss,
 #         prune_el2n_70 and prune_el2n_70_stratified), its runs shared with the noise sweep.
+# families_budget: the budget sweep for random and the later families only (its runs shared
+#         with the budget and families sweeps).
 # pruning: no noise; prune with el2n, forgetting, grand and random scores keeping 30, 50, 70
 #         and 90 % of the data, for random's updates and for random's epochs (the data-diet
 #         figure), coverage-centric selection (stratified) by el2n and forgetting keeping 30
@@ -29,7 +32,7 @@
 # it only before a new sweep, never to make a block separate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: controls.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR]"
+usage="usage: controls.sh noise|budget|families|families_budget|pruning fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT]"
 sweep=${1:?$usage}
 dataset=${2:?$usage}
 npz=${3:?$usage}
@@ -82,7 +85,9 @@ elif [ "$sweep" = pruning ]; then
   done
   for ratio in 30 50 70; do add "infobatch_r$ratio" sym0; done
 else
-  for m in "${base[@]}" lgl_d3 lgl_s3; do
+  extra=(lgl_d3 lgl_s3)
+  if [ "$sweep" = families_budget ]; then base=(random "${families[@]}") extra=(); fi
+  for m in "${base[@]}" "${extra[@]}"; do
     add "$m" sym0
     for budget in 2 4 8; do add "$m" sym0 "$budget"; done
   done
@@ -97,6 +102,7 @@ name=$([ "$dataset" = cifar10 ] && echo CIFAR-10 || echo Fashion-MNIST)
 case $sweep in
   noise) what="label noise" ;;
   families) what="label noise, the later families" ;;
+  families_budget) what="small budgets, the later families" ;;
   pruning) what="static and dynamic pruning" ;;
   *) what="small budgets" ;;
 esac
