@@ -18,6 +18,7 @@ import numpy as np
 
 from lgl_spl.import_path import is_import_path, load
 from lgl_spl.samplers import Signals
+from lgl_spl.train import console
 from lgl_spl.train.embedding import EmbeddingLearner
 from lgl_spl.train.irreducible import IrreducibleLoss, carve_holdout
 
@@ -26,8 +27,9 @@ class AuxiliaryLearner(Protocol):
     name: str  # its item in the checkpoint tree
     outputs: tuple[str, ...]  # what it writes in the workdir (for the closing summary)
     # Optional: the signals it fills (never asked of the scoring pass), e.g. ("scores",);
-    # and ``files(state) -> {file name: {array name: array}}``, .npz files written in the
-    # workdir once a process has them (static pruning's scores.npz).
+    # ``files(state) -> {file name: {array name: array}}``, .npz files written in the
+    # workdir once a process has them (static pruning's scores.npz); and
+    # ``console(row) -> str | None``, its clause of an evaluation's console line.
 
     def init(self) -> Any:
         """The state pytree before the first round."""
@@ -89,6 +91,10 @@ class EmbeddingAuxiliary:
 
     def snapshot(self, state):
         return self.learner.snapshot(state)
+
+    def console(self, row: dict) -> str | None:
+        accuracy = row.get("embed_knn_accuracy")
+        return None if accuracy is None else f"embedding 10-NN {console.percent(accuracy)}"
 
 
 def _embedding(config, parts: dict) -> EmbeddingAuxiliary:

@@ -3,18 +3,18 @@
 Set-up (data, model, method) is :mod:`lgl_spl.train.experiment`; what is carried
 from step to step and checkpointed is :class:`~lgl_spl.train.run_state.RunState`;
 passes over a split are the :class:`~lgl_spl.train.evaluator.Evaluator`'s; files
-are the :class:`~lgl_spl.train.writers.Writers`'. Here: rounds (the method's
-plan, then a round of jitted student steps) driven by a :class:`Session`, whose
-periodic actions (evaluate, round record, log line, checkpoint) follow each step.
+are the :class:`~lgl_spl.train.writers.Writers`'. Here: the rounds (the method's
+plan, then the round's jitted student steps) as two loops, the periodic actions
+(:mod:`lgl_spl.train.actions`: evaluate, round record, log line, checkpoint) after each
+step when they are due.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import functools
 import os
 import time
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +26,7 @@ from lgl_spl.lock import claim_workdir
 from lgl_spl.samplers import Signals, get_method
 from lgl_spl.settings import flatten
 from lgl_spl.train import console, resume
+from lgl_spl.train.actions import At, Checkpoint, Evaluate, LogLine, RecordRound
 from lgl_spl.train.auxiliary import provided
 from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
@@ -105,164 +106,112 @@ def _run(config, workdir: str, allow_config_change: bool) -> dict | None:
 
 
 def _train(exp: Experiment, rs: RunState, start: int, ckpt, writers, preemption, rows, t0) -> int:
-    """The steps from ``start`` to the end, in a :class:`Session`; the step it ended at."""
-    session = Session(exp, rs, start, ckpt=ckpt, writers=writers, rows=rows, t0=t0)
-    if not session.finished(start):
+    """The rounds and their steps from ``start`` to the run's end; the step it ended at."""
+    progress = Progress(exp.num_steps, int(exp.config.train.log_every), start_step=start)
+    actions = _actions(exp, rs, ckpt, writers, rows, t0, progress)
+    log_line = next(a for a in actions if isinstance(a, LogLine))
+    files = _AuxiliaryFiles(exp, writers)
+    pending: list[dict] = []  # the metrics of steps not yet read from the devices
+    step = start
+    if not _finished(exp, rs, step):
         console.info("compiling the train step (the first steps are slower)")
+    # A resumed run continues the round it was in, unless it stopped at that round's end.
+    first = 0 if rs.plan is None else rs.round + int(step == rs.round_end)
+    for round_index in range(first, exp.num_rounds):
+        if step >= exp.num_steps:
+            break
+        if rs.plan is None or rs.round != round_index:
+            start_round(exp, rs, round_index, first_step=step)
+            files.write(rs)
+        with contextlib.closing(round_steps(exp, rs, step)) as steps:
+            for step, arguments in steps:
+                rs.train, metrics = exp.steps.train(rs.train, *arguments)
+                pending.append(metrics)
+                step += 1
+                finished = _finished(exp, rs, step)
+                at = At(step, step == rs.round_end or finished, finished, preemption.reached(step))
+                due = [action for action in actions if action.due(at)]
+                if due and pending:
+                    _drain(pending, rs, step, ckpt.directory)
+                log_line.logged = (None, None)
+                for action in due:
+                    action(at)
+                progress.update(step, rs.round, *log_line.logged)
+                if at.stopping:
+                    raise _Preempted(step)
+    return step
+
+
+def round_steps(exp: Experiment, rs: RunState, step: int):
+    """The current round's steps from ``step`` to its end (or the run's): ``(step, the train
+    step's arguments)``, the round's class mask and per-example inputs put on the devices
+    once."""
+    mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
+    per_example = exp.step_inputs(rs)
+    extra = () if per_example is None else (per_example,)
+    first = rs.round_start
+    stop = min(len(rs.plan.indices), exp.num_steps - first)
+    batches = exp.train_feed.round_batches(
+        rs.plan.indices, first_step=first, start=step - first, stop=stop, weights=rs.plan.weights
+    )
     try:
-        while not session.finished(session.step):
-            session.train_step()
-            session.stopping = preemption.reached(session.step)
-            session.after_step()
-            if session.stopping:
-                raise _Preempted(session.step)
+        for s in range(step, first + stop):
+            with exp.timer.timed("input"):
+                data = next(batches)  # x, y, indices, weights
+            # The schedule step as numpy: jit places it, cheaper than jnp's.
+            yield s, (*data, exp.step_key, np.float32(rs.schedule_step(s)), mask, *extra)
     finally:
-        session.close()
-    return session.step
+        batches.close()  # a host stream's decoding workers
 
 
-@dataclasses.dataclass(frozen=True)
-class Periodic:
-    """An action the loop runs after a step when it is due (the step's metrics are read
-    from the devices first)."""
-
-    name: str
-    due: Callable[[Session, int], bool]
-    run: Callable[[Session, int], None]
+def _finished(exp: Experiment, rs: RunState, step: int) -> bool:
+    """The run's end: its steps, or its last round's end when rounds may be short."""
+    if step >= exp.num_steps:
+        return True
+    return rs.plan is not None and rs.round >= exp.num_rounds - 1 and step == rs.round_end
 
 
-class Session:
-    """The loop's working state between steps, and its periodic actions.
+def _actions(exp: Experiment, rs: RunState, ckpt, writers, rows, t0, progress) -> list:
+    """The periodic actions, in the order they run after a step (``train/actions.py``)."""
+    train = exp.config.train
 
-    It holds what one process needs from step to step but does not checkpoint: the
-    round's batches and class mask on the devices, the metrics dicts of the steps not
-    yet read, the console's progress and the evaluation rows written so far.
-    :attr:`ACTIONS` is what happens after a step, in order.
-    """
+    def evaluation(step: int) -> None:
+        rows.append(evaluate(exp, rs, step, t0))
+        writers.evaluation(rows[-1])
+        _snapshots(exp, rs, step, writers)
 
-    def __init__(self, exp: Experiment, rs: RunState, start: int, *, ckpt, writers, rows, t0):
-        self.exp, self.rs, self.step = exp, rs, start
-        self.ckpt, self.writers, self.rows, self.t0 = ckpt, writers, rows, t0
-        self.progress = Progress(exp.num_steps, int(exp.config.train.log_every), start_step=start)
-        self.pending: list[dict] = []  # the metrics dicts of steps not yet drained
-        self.mask = None  # the round's class mask, on the devices
-        self.batches = None  # the round's step arguments, in order
-        self.per_example = None  # a step-level selector's per-example arrays, on the devices
-        self.stopping = False  # SIGTERM: checkpoint after this step, then stop
-        self.logged = (None, None)  # the last log line's (loss, lr), for the progress line
-        self.written: set[str] = set()  # the auxiliary learners' files written
-        train = exp.config.train
-        self.eval_every = int(train.eval_every)
-        self.checkpoint_every = int(train.checkpoint_every) or self.eval_every
+    def log(step: int) -> tuple[float | None, float]:
+        lr = float(exp.schedule(rs.schedule_step(step)))
+        loss = rs.meters.take("log")
+        writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
+        return loss, lr
 
-    # ---- one step ---------------------------------------------------------------------
+    def checkpoint(step: int) -> None:
+        with exp.timer.timed("checkpointing"):
+            ckpt.save(step, rs.tree(), rs.meta(step, exp.fingerprint))
 
-    def train_step(self) -> None:
-        """One student update (the round is set up first when one starts)."""
-        exp, rs, step = self.exp, self.rs, self.step
-        if rs.plan is None or step == rs.round_end:
-            start_round(exp, rs, 0 if rs.plan is None else rs.round + 1, first_step=step)
-            self.mask = None
-            self.write_files()
-        if self.mask is None:  # a new round, or the round a resumed run continues
-            self.mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
-            self.per_example = exp.step_inputs(rs)
-            if self.batches is not None:
-                self.batches.close()
-            first = rs.round_start
-            self.batches = exp.train_feed.round_batches(
-                rs.plan.indices,
-                first_step=first,
-                start=step - first,
-                stop=min(len(rs.plan.indices), exp.num_steps - first),
-                weights=rs.plan.weights,
-            )
-        with exp.timer.timed("input"):
-            data = next(self.batches)  # x, y, indices, weights
-        rs.train, metrics = exp.steps.train(
-            rs.train,
-            *data,
-            exp.step_key,
-            np.float32(rs.schedule_step(step)),  # jit places it: cheaper than jnp's
-            self.mask,
-            *(() if self.per_example is None else (self.per_example,)),
-        )
-        self.pending.append(metrics)
-        self.step = step + 1
+    every = Evaluate(int(train.eval_every), evaluation)
+    return [
+        every,
+        RecordRound(lambda step: writers.round(_round_row(exp, rs, step))),
+        LogLine(progress, log),
+        Checkpoint(every, int(train.checkpoint_every) or every.every, checkpoint),
+    ]
 
-    def after_step(self) -> None:
-        """The due actions of :attr:`ACTIONS` (the steps' metrics read first), then progress."""
-        step = self.step
-        due = [a for a in self.ACTIONS if a.due(self, step)]
-        if due and self.pending:
-            _drain(self.pending, self.rs, step, self.ckpt.directory)
-        self.logged = (None, None)
-        for action in due:
-            action.run(self, step)
-        self.progress.update(step, self.rs.round, *self.logged)
 
-    def write_files(self) -> None:
-        """The auxiliary learners' files (``scores.npz``), once each per process."""
+class _AuxiliaryFiles:
+    """The auxiliary learners' files (``scores.npz``), written once each per process."""
+
+    def __init__(self, exp: Experiment, writers):
+        self.exp, self.writers, self.written = exp, writers, set()
+
+    def write(self, rs: RunState) -> None:
         for aux in self.exp.auxiliaries:
             files = getattr(aux, "files", None)
-            for name, arrays in (files(self.rs.aux[aux.name]) if files else {}).items():
+            for name, arrays in (files(rs.aux[aux.name]) if files else {}).items():
                 if name not in self.written:
                     self.writers.npz(name, arrays)
                     self.written.add(name)
-
-    def close(self) -> None:
-        if self.batches is not None:
-            self.batches.close()  # a host stream's decoding workers
-
-    # ---- when --------------------------------------------------------------------------
-
-    def finished(self, step: int) -> bool:
-        """The run's end: its steps, or its last round's end when rounds may be short."""
-        rs = self.rs
-        if step >= self.exp.num_steps:
-            return True
-        return rs.plan is not None and rs.round >= self.exp.num_rounds - 1 and step == rs.round_end
-
-    def evaluation_due(self, step: int) -> bool:
-        return step % self.eval_every == 0 or self.finished(step)
-
-    def round_ends(self, step: int) -> bool:
-        return step == self.rs.round_end or self.finished(step)
-
-    def log_due(self, step: int) -> bool:
-        return self.progress.due(step)
-
-    def checkpoint_due(self, step: int) -> bool:
-        return self.evaluation_due(step) or step % self.checkpoint_every == 0 or self.stopping
-
-    # ---- what ----------------------------------------------------------------------------
-
-    def evaluation(self, step: int) -> None:
-        self.rows.append(evaluate(self.exp, self.rs, step, self.t0))
-        self.writers.evaluation(self.rows[-1])
-        _snapshots(self.exp, self.rs, step, self.writers)
-
-    def record_round(self, step: int) -> None:
-        self.writers.round(_round_row(self.exp, self.rs, step))
-
-    def log(self, step: int) -> None:
-        exp, rs = self.exp, self.rs
-        lr = float(exp.schedule(rs.schedule_step(step)))
-        loss = rs.meters.take("log")
-        self.writers.scalars(step, {"train_loss": loss, "lr": lr, **_selected(rs)})
-        self.logged = (loss, lr)
-
-    def checkpoint(self, step: int) -> None:
-        with self.exp.timer.timed("checkpointing"):
-            self.ckpt.save(step, self.rs.tree(), self.rs.meta(step, self.exp.fingerprint))
-
-    # What follows a step, in this order, each when it is due.
-    ACTIONS = (
-        Periodic("evaluate", evaluation_due, evaluation),
-        Periodic("round record", round_ends, record_round),
-        Periodic("log line", log_due, log),
-        Periodic("checkpoint", checkpoint_due, checkpoint),
-    )
 
 
 def _snapshots(exp: Experiment, rs: RunState, step: int, writers) -> None:
@@ -368,8 +317,11 @@ def evaluate(exp: Experiment, rs: RunState, step: int, t0: float) -> dict:
         parts.append(
             f"val accuracy {console.percent(row['val_accuracy'])}, loss {row['val_loss']:.4f}"
         )
-    if row.get("embed_knn_accuracy") is not None:
-        parts.append(f"embedding 10-NN {console.percent(row['embed_knn_accuracy'])}")
+    for aux in exp.auxiliaries:  # a learner's own clause (SPL-ADVisE's embedding k-NN)
+        clause = getattr(aux, "console", None)
+        text = clause(row) if clause else None
+        if text:
+            parts.append(text)
     seconds = time.perf_counter() - t_eval
     console.info(
         f"eval at step {step} (round {rs.round}, {console.seconds(seconds)}): " + " | ".join(parts)
