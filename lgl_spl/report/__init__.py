@@ -23,6 +23,7 @@ from lgl_spl.report.cli import main
 from lgl_spl.report.findings import findings_markdown, write_findings
 from lgl_spl.report.plots import group_curve, plot_curves, plot_rounds, plot_toy_loss, round_curve
 from lgl_spl.report.portable import read_runs_json, write_runs_json
+from lgl_spl.report.rows import Row, compare, summarize
 from lgl_spl.report.runs import (
     Group,
     Run,
@@ -36,8 +37,9 @@ from lgl_spl.report.runs import (
 from lgl_spl.report.similarity import StageSimilarity, lgl_similarity, write_similarity
 from lgl_spl.report.stats import Comparison, adjust, benjamini_hochberg, holm, rank_test, welch
 from lgl_spl.report.summary import read_summary, rows_from_summary
-from lgl_spl.report.table import Row, markdown_table, summarize, write_table, write_trajectories
+from lgl_spl.report.table import markdown_table, write_table
 from lgl_spl.report.trajectories import KnnStats, Peak, RoundStats
+from lgl_spl.report.trajectory_tables import write_trajectories
 from lgl_spl.report.tsne import plot_tsne, tsne_run
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "Reach",
     "Comparison",
     "adjust",
+    "compare",
     "benjamini_hochberg",
     "findings_markdown",
     "holm",

@@ -24,10 +24,12 @@ import time
 from lgl_spl.report.findings import write_findings
 from lgl_spl.report.plots import BANDS, plot_curves, plot_rounds, plot_toy_loss
 from lgl_spl.report.portable import read_runs_json, write_runs_json
+from lgl_spl.report.rows import summarize
 from lgl_spl.report.runs import group_runs, load_run, load_runs
 from lgl_spl.report.similarity import lgl_similarity, write_similarity
 from lgl_spl.report.summary import read_summary, rows_from_summary
-from lgl_spl.report.table import markdown_table, summarize, write_table, write_trajectories
+from lgl_spl.report.table import markdown_table, write_table
+from lgl_spl.report.trajectory_tables import write_trajectories
 from lgl_spl.report.tsne import plot_tsne, tsne_run
 
 

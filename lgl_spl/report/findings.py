@@ -12,18 +12,17 @@ import os
 from collections.abc import Sequence
 
 from lgl_spl.report.accounting import BEFORE, BEYOND, Reach
-from lgl_spl.report.runs import condition_label
-from lgl_spl.report.stats import ALPHA, Comparison
-from lgl_spl.report.table import (
-    Row,
-    _heading,
-    _is_reference,
-    _setting_line,
+from lgl_spl.report.cells import (
     format_accuracy,
     format_p,
     format_points,
+    heading,
     seed_line,
+    setting_line,
 )
+from lgl_spl.report.rows import Row
+from lgl_spl.report.runs import condition_label
+from lgl_spl.report.stats import ALPHA, Comparison
 
 
 def _p(name: str, p: float | None) -> str:
@@ -44,7 +43,7 @@ def comparison_sentence(row: Row) -> str:
     c = row.final_vs_random
     mean = format_accuracy(row.final_test_accuracy_mean, row.final_test_accuracy_std)
     head = f"`{row.method}`: {mean} % ({row.seeds} seeds: {_seeds(row.final_test_accuracy)})"
-    if _is_reference(row):
+    if row.is_reference:
         return head + "; the reference"
     if c is None:
         return head + "; no `random` to compare with"
@@ -92,7 +91,7 @@ def accounting_sentence(row: Row) -> str | None:
     if a.to_peak is not None:
         parts.append(_reach_clause("peak", a.to_peak))
     text = "It " + "; it ".join(parts) + "."
-    if a.compute_vs_random is not None and not _is_reference(row):
+    if a.compute_vs_random is not None and not row.is_reference:
         text += f" Its compute is {a.compute_vs_random:.2f}× `random`'s"
         if a.equal_compute_status == BEYOND:
             text += ", beyond `random`'s whole run"
@@ -140,8 +139,8 @@ def findings_markdown(
     final = [(r, r.final_vs_random) for r in rows if r.final_vs_random is not None]
     best = [(r, r.best_val_vs_random) for r in rows if r.best_val_vs_random is not None]
     out = [
-        _heading(title, "findings")
-        + _setting_line(rows)
+        heading(title, "findings")
+        + setting_line(rows)
         + seed_line(rows, seed_rule)
         + (f"{note}\n\n" if note else "")
         + "Generated from the table's per-seed values (`table.md`, `summary.json`); "
@@ -176,7 +175,7 @@ def findings_markdown(
         out.append(f"\n### {name}\n")
         for r in members:
             out.append(f"- {comparison_sentence(r)}.")
-            if _is_reference(r) and r.peak is not None:
+            if r.is_reference and r.peak is not None:
                 epoch = "" if r.peak.epoch is None else f" (epoch {r.peak.epoch:.1f})"
                 out.append(
                     f"  Its mean test curve peaks at {100 * r.peak.test_accuracy:.2f} % at step "

@@ -72,6 +72,21 @@ class Comparison:
         return "▲" if self.delta > 0 else "▼"
 
 
+def mean_std(values: Sequence[float | None], *, skip_missing: bool = False):
+    """Mean and sample standard deviation (ddof=1; None with one value); (None, None)
+    without values. ``skip_missing`` drops None and non-finite values first (a metric some
+    runs did not log); otherwise a NaN makes the mean NaN, shown n/a: a seed without a
+    result is not averaged away."""
+    if skip_missing:
+        values = [v for v in values if v is not None]
+    a = np.asarray(values, np.float64)
+    if skip_missing:
+        a = a[np.isfinite(a)]
+    if not a.size:
+        return None, None
+    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else None
+
+
 def welch_df(var_a: float, n_a: int, var_b: float, n_b: int) -> float:
     """Welch–Satterthwaite degrees of freedom of a difference of two means."""
     ua, ub = var_a / n_a, var_b / n_b
@@ -176,16 +191,17 @@ def holm(p_values: Iterable[float | None]) -> list[float | None]:
 
 
 def benjamini_hochberg(p_values: Iterable[float | None]) -> list[float | None]:
-    """Benjamini–Hochberg q-values (false discovery rate; None stays None)."""
+    """Benjamini–Hochberg q-values (false discovery rate; None stays None and is not
+    counted): scipy's ``false_discovery_control``."""
     p = list(p_values)
-    index = sorted((i for i, x in enumerate(p) if x is not None), key=lambda i: p[i])
-    m = len(index)
+    index = [i for i, x in enumerate(p) if x is not None]
     out: list[float | None] = [None] * len(p)
-    running = 1.0
-    for k in range(m - 1, -1, -1):
-        i = index[k]
-        running = min(running, m * p[i] / (k + 1))
-        out[i] = running
+    if index:
+        from scipy.stats import false_discovery_control
+
+        q = false_discovery_control([p[i] for i in index], method="bh")
+        for i, value in zip(index, q, strict=True):
+            out[i] = float(value)
     return out
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from lgl_spl.report.plots import group_curve
 from lgl_spl.report.runs import Group, Run
+from lgl_spl.report.stats import mean_std
 
 ROUND_PHASES = (
     "scoring",
@@ -34,13 +35,6 @@ def _finite_values(values) -> np.ndarray:
 def _finite_mean(values) -> float | None:
     a = _finite_values(values)
     return float(a.mean()) if a.size else None
-
-
-def _mean_std(values) -> tuple[float | None, float | None]:
-    a = _finite_values(values)
-    if not a.size:
-        return None, None
-    return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else None
 
 
 # ---- peak -------------------------------------------------------------------------------------
@@ -228,9 +222,9 @@ def knn_stats(group: Group) -> KnnStats | None:
         return None
     return KnnStats(
         len(first),
-        *_mean_std(first),
+        *mean_std(first, skip_missing=True),
         float(np.mean(first_step)),
-        *_mean_std(last),
+        *mean_std(last, skip_missing=True),
         float(np.mean(last_step)),
-        *_mean_std(pixel),
+        *mean_std(pixel, skip_missing=True),
     )

@@ -11,9 +11,10 @@ import pytest
 from lgl_spl.report import accounting as acc
 from lgl_spl.report.cli import main
 from lgl_spl.report.findings import findings_markdown
+from lgl_spl.report.rows import summarize
 from lgl_spl.report.runs import Run, group_runs, load_runs
 from lgl_spl.report.summary import read_summary, rows_from_summary
-from lgl_spl.report.table import accounting_markdown, summarize, write_trajectories
+from lgl_spl.report.trajectory_tables import accounting_markdown, write_trajectories
 
 # Evaluations at steps 100, 200, 300, 400 (batch 32; helpers' wall_time = step / 10).
 # random's mean curve: 0.5, 0.65, 0.855, 0.80: final mean 0.80, peak 0.855 at step 300.

@@ -17,7 +17,7 @@ from lgl_spl.report import (
     write_table,
     write_trajectories,
 )
-from lgl_spl.report.table import peak_markdown
+from lgl_spl.report.trajectory_tables import peak_markdown
 from tests.report.helpers import make_rounds
 
 # Final test accuracies per method and seed, and the validation curves of each seed.
