@@ -36,7 +36,7 @@ from lgl_spl import parallel
 from lgl_spl.models import get_model
 from lgl_spl.train.feeding import DeviceFeeder
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 
 
 def train_config(lr=0.05):
@@ -128,7 +128,7 @@ def run(name, x, y, spec, *, batch, blocks, block_steps, eval_batch=1000):
     def device_block(idx):
         state = states["device"]
         for b in idx:
-            state, _ = dev.train(state, *feed.batch(b), weights, key, zero, mask)
+            state, _ = dev.train(state, StepBatch(*feed.batch(b), weights), key, zero, mask, {})
         states["device"] = jax.block_until_ready(state)
 
     def host_block(idx):
@@ -136,7 +136,7 @@ def run(name, x, y, spec, *, batch, blocks, block_steps, eval_batch=1000):
         for b in idx:
             xb = parallel.put_batch(host_augment(rng, x[b], spec), mesh)
             yb = parallel.put_batch(y[b], mesh)
-            state, _ = host.train(state, xb, yb, local, weights, key, zero, mask)
+            state, _ = host.train(state, StepBatch(xb, yb, local, weights), key, zero, mask, {})
         states["host"] = jax.block_until_ready(state)
 
     n = len(y)
@@ -149,7 +149,7 @@ def run(name, x, y, spec, *, batch, blocks, block_steps, eval_batch=1000):
     def score_block(_):
         for i in rng.integers(0, n, score_batches):
             idx = np.minimum(np.arange(i, i + num), n - 1).astype(np.int32)
-            out = dev.score(states["device"], *feed.batch(idx), ones, mask, everything)
+            out = dev.score(states["device"], StepBatch(*feed.batch(idx), ones), mask, everything)
             jax.device_get(out)
 
     variants = {

@@ -59,7 +59,7 @@ from lgl_spl.train import loop as loop_lib
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.embedding import EmbeddingLearner
 from lgl_spl.train.experiment import build_experiment
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 
 METHODS = ["random", "spl", "spl_inv", "spld", "advise", "lgl"]
 ONLINE = ["online_hard", "online_easy", "rho_loss"]  # step-level selection
@@ -268,16 +268,18 @@ def step_arithmetic(args, method: str, num_train: int) -> dict:
 
     def whole(i):
         states["whole"], m = exp.steps.train(
-            states["whole"], *args_full[i % 8], ones, key, step, mask, per_example
+            states["whole"], StepBatch(*args_full[i % 8], ones), key, step, mask, per_example
         )
         return m["loss"]
 
     def forward(i):
-        return exp.steps.score(rs.train, *args_full[i % 8], ones, mask, ("losses",))["losses"]
+        return exp.steps.score(rs.train, StepBatch(*args_full[i % 8], ones), mask, ("losses",))[
+            "losses"
+        ]
 
     def update(i):
         states["update"], m = plain.train(
-            states["update"], *args_batch[i % 8], ones_batch, key, step, mask
+            states["update"], StepBatch(*args_batch[i % 8], ones_batch), key, step, mask, {}
         )
         return m["loss"]
 

@@ -25,6 +25,7 @@ from timing import machine
 
 from lgl_spl import configlib, parallel
 from lgl_spl.train.experiment import build_experiment
+from lgl_spl.train.steps import StepBatch
 
 
 def _config(args, method: str, scorer: str | None):
@@ -48,7 +49,6 @@ def _stepper(config, rows_of):
     rows = rows_of(exp)
     weights = np.ones(rows[0].shape, np.float32)
     mask = parallel.put_replicated(np.ones(exp.num_classes, bool), exp.mesh)
-    extra = () if exp.step_selector is None else ({},)
     x, y = exp.train_feed.x, exp.train_feed.y
 
     def run(n: int) -> float:
@@ -56,10 +56,8 @@ def _stepper(config, rows_of):
         t0 = time.perf_counter()
         for i in range(n):
             # Past the warm-up: every step scores (the schedule step does not matter here).
-            state, _ = exp.steps.train(
-                state, x, y, rows[i % len(rows)], weights, exp.step_key, np.float32(i), mask,
-                *extra,
-            )  # fmt: skip
+            batch = StepBatch(x, y, rows[i % len(rows)], weights)
+            state, _ = exp.steps.train(state, batch, exp.step_key, np.float32(i), mask, {})
         jax.block_until_ready(state)
         return (time.perf_counter() - t0) / n
 

@@ -46,6 +46,7 @@ def main() -> None:
 
     from lgl_spl import parallel
     from lgl_spl.train.experiment import build_experiment
+    from lgl_spl.train.steps import StepBatch
     from tests.helpers import load_config
 
     config = load_config("digits_random")
@@ -88,9 +89,8 @@ def main() -> None:
         def run(k):
             s = carry["state"]
             for i in range(k):
-                s, _ = exp.steps.train(
-                    s, x, y, rows[i % 200], weights, exp.step_key, schedule_step(i), mask
-                )
+                batch = StepBatch(x, y, rows[i % 200], weights)
+                s, _ = exp.steps.train(s, batch, exp.step_key, schedule_step(i), mask, {})
             carry["state"] = jax.block_until_ready(s)
 
         return run
@@ -98,7 +98,8 @@ def main() -> None:
     def project_placed(k):
         s = carry["state"]
         for i in range(k):
-            s, _ = exp.steps.train(s, x, y, placed[i % 200], placed_w, exp.step_key, placed_s, mask)
+            batch = StepBatch(x, y, placed[i % 200], placed_w)
+            s, _ = exp.steps.train(s, batch, exp.step_key, placed_s, mask, {})
         carry["state"] = jax.block_until_ready(s)
 
     def plain(k):

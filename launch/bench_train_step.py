@@ -34,6 +34,7 @@ def main() -> None:
 
     from lgl_spl import parallel
     from lgl_spl.train.experiment import build_experiment
+    from lgl_spl.train.steps import StepBatch
 
     spec = importlib.util.spec_from_file_location("bench_config", args.config)
     module = importlib.util.module_from_spec(spec)
@@ -46,16 +47,14 @@ def main() -> None:
     rows = [rng.integers(0, exp.num_train, exp.plan_width).astype(np.int32) for _ in range(50)]
     weights = np.ones(exp.plan_width, np.float32)
     mask = parallel.put_replicated(np.ones(exp.num_classes, bool), exp.mesh)
-    extra = () if exp.step_selector is None else ({},)
     x, y = exp.train_feed.x, exp.train_feed.y
 
     def block(n: int) -> float:
         nonlocal state
         t0 = time.perf_counter()
         for i in range(n):
-            state, _ = exp.steps.train(
-                state, x, y, rows[i % 50], weights, exp.step_key, np.float32(i), mask, *extra
-            )
+            batch = StepBatch(x, y, rows[i % 50], weights)
+            state, _ = exp.steps.train(state, batch, exp.step_key, np.float32(i), mask, {})
         jax.block_until_ready(state)
         return (time.perf_counter() - t0) / n
 

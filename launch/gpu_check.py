@@ -93,7 +93,7 @@ def jax_throughput(x, y, *, dtype: str, batch: int, steps: int, width: float) ->
     from lgl_spl.train.evaluator import Evaluator
     from lgl_spl.train.feeding import DeviceFeeder
     from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
-    from lgl_spl.train.steps import make_steps
+    from lgl_spl.train.steps import StepBatch, make_steps
 
     cfg = ml_collections.ConfigDict(
         dict(optimizer="sgd", learning_rate=0.1, momentum=0.9, nesterov=False, weight_decay=5e-4)
@@ -116,9 +116,8 @@ def jax_throughput(x, y, *, dtype: str, batch: int, steps: int, width: float) ->
         nonlocal state
         out = None
         for row in rows:
-            state, out = train_steps.train(
-                state, *feed.batch(row), weights, key, jnp.float32(0), mask
-            )
+            batch = StepBatch(*feed.batch(row), weights)
+            state, out = train_steps.train(state, batch, key, jnp.float32(0), mask, {})
         jax.block_until_ready(out)
 
     run(plan[:3])  # compile and warm up

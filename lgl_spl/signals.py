@@ -23,6 +23,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lgl_spl import core
+from lgl_spl.samplers.base import SCORES
 
 # Logits of classes a model may not predict (LGL): finite, so no NaN in softmax.
 MASKED_LOGIT = -1e9
@@ -89,7 +90,7 @@ def compute_signals(
     ``groups`` are the embedding learner's and are not computed here.
     """
     wanted = set(wanted) - {"groups"}
-    unknown = wanted - {"losses", "features", "logits", "class_entropies"}
+    unknown = wanted - set(SCORES)
     if unknown:
         raise ValueError(f"compute_signals cannot compute {sorted(unknown)}")
     if not wanted:

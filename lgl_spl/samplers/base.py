@@ -32,6 +32,37 @@ class Trained(NamedTuple):
     weights: np.ndarray  # [S] float32 the step's weights; 0 marks padding
 
 
+class SignalSpec(NamedTuple):
+    """One signal a sampler can ask for: its shape in N (examples), C (classes) and F
+    (feature width, any), and whether the scoring pass computes it (the others come from an
+    auxiliary learner)."""
+
+    name: str
+    shape: tuple[str, ...]
+    scored: bool
+
+    @property
+    def per_example(self) -> bool:
+        return self.shape[:1] == ("N",)
+
+
+# The signals, one line each: read by check_signals, the checked and functional samplers,
+# the scoring pass (train/steps.py, train/evaluator.py) and lgl_spl.signals. A new scored
+# signal also needs its computation in train/steps.py::score_step and
+# lgl_spl/signals.py::compute_signals.
+SIGNALS = (
+    SignalSpec("losses", ("N",), scored=True),  # cross-entropy, eval mode
+    SignalSpec("features", ("N", "F"), scored=True),  # the model's penultimate features
+    SignalSpec("logits", ("N", "C"), scored=True),  # untrained LGL classes masked
+    SignalSpec("class_entropies", ("C",), scored=True),  # LGL: summed on the devices
+    SignalSpec("groups", ("N",), scored=False),  # SPL-ADVisE's embedding clusters
+    SignalSpec("scores", ("N",), scored=False),  # static pruning's scores
+)
+SIGNAL_NAMES = tuple(s.name for s in SIGNALS)
+SCORES = tuple(s.name for s in SIGNALS if s.scored)  # what a scoring pass can compute
+PER_EXAMPLE = tuple(s.name for s in SIGNALS if s.scored and s.per_example)  # fetched [N, …]
+
+
 class Signals(NamedTuple):
     """Per-example signals about the training set (host arrays).
 
@@ -160,6 +191,9 @@ def fill_round(
     return order.reshape(steps, batch), weights.reshape(steps, batch)
 
 
+_SHAPES = {s.name: s.shape for s in SIGNALS}
+
+
 def check_signals(
     signals: Signals | None, wanted, *, num_examples: int, num_classes: int, what: str
 ) -> None:
@@ -178,15 +212,8 @@ def check_signals(
         if value is None:
             missing.append(name)
             continue
-        n, c = num_examples, num_classes
-        expected = {
-            "losses": (n,),
-            "groups": (n,),
-            "scores": (n,),
-            "features": (n, None),
-            "logits": (n, c),
-            "class_entropies": (c,),
-        }[name]
+        sizes = {"N": num_examples, "C": num_classes, "F": None}
+        expected = tuple(sizes[d] for d in _SHAPES[name])
         shape = np.shape(value)
         if len(shape) != len(expected) or any(
             e is not None and s != e for s, e in zip(shape, expected, strict=True)

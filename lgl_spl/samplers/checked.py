@@ -16,10 +16,8 @@ from typing import Any
 import numpy as np
 
 from lgl_spl.errors import ConfigError, UserCodeError
-from lgl_spl.samplers.base import RoundPlan, Signals
+from lgl_spl.samplers.base import SIGNAL_NAMES, RoundPlan, Signals
 from lgl_spl.samplers.method import Method
-
-SIGNAL_NAMES = ("losses", "features", "logits", "class_entropies", "groups", "scores")
 
 
 class CheckedSampler:

@@ -23,8 +23,7 @@ import numpy as np
 
 from lgl_spl.core.loss_transform import LossTransform
 from lgl_spl.errors import ConfigError
-from lgl_spl.samplers.base import RoundPlan, Signals, StepSelector, Trained
-from lgl_spl.samplers.checked import SIGNAL_NAMES
+from lgl_spl.samplers.base import SIGNAL_NAMES, RoundPlan, Signals, StepSelector, Trained
 from lgl_spl.samplers.context import SamplerContext
 from lgl_spl.samplers.method import Method
 from lgl_spl.samplers.registry import get_method, make_sampler, method_code, register_method

@@ -16,8 +16,9 @@ import numpy as np
 
 from lgl_spl import parallel
 from lgl_spl.samplers import Signals
+from lgl_spl.samplers.base import PER_EXAMPLE
 from lgl_spl.timing import PhaseTimer
-from lgl_spl.train.steps import PER_EXAMPLE, Steps
+from lgl_spl.train.steps import StepBatch, Steps
 
 # Batches a scoring pass dispatches before it waits for the first one's outputs: enough
 # to keep the devices busy, few enough that a pass over ImageNet never holds its logits.
@@ -58,7 +59,7 @@ class Evaluator:
         """(accuracy, mean cross-entropy) over ``feed``'s split; masked classes never win."""
         mask = parallel.put_replicated(class_mask, self.mesh)
         outs = [
-            self.steps.evaluate(state, *args, parallel.put_batch(w, self.mesh), mask)
+            self.steps.evaluate(state, StepBatch(*args, parallel.put_batch(w, self.mesh)), mask)
             for args, w in self._batches(feed)
         ]
         totals = {"correct": 0.0, "loss": 0.0, "count": 0.0}
@@ -103,7 +104,7 @@ class Evaluator:
         """``(outputs, real rows)`` of every batch, dispatched as the pass is iterated."""
         for args, w in self._batches(feed):
             weights = parallel.put_batch(w, self.mesh)
-            out = self.steps.score(state, *args, weights, mask, tuple(want))
+            out = self.steps.score(state, StepBatch(*args, weights), mask, tuple(want))
             for k in PER_EXAMPLE:
                 if k in out and out[k].is_fully_addressable:
                     out[k].copy_to_host_async()  # the copy overlaps the next batches

@@ -33,7 +33,7 @@ from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import DeviceFeeder
 from lgl_spl.train.from_arrays import learner_inputs
 from lgl_spl.train.state import create_train_state, make_optimizer
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 from lgl_spl.util import ceil_div
 
 _STREAM = 41  # the IL model's plans: round_rng(seed, epoch, _STREAM + part)
@@ -225,8 +225,8 @@ class IrreducibleLoss:
             rows, weights = fill_round(rng, np.arange(size), size, steps, self.batch)
             for row, w in zip(rows, weights, strict=True):
                 state, _ = self.steps.train(
-                    state, *feed.batch(row), parallel.put_batch(w, mesh), step_key,
-                    jnp.float32(0), mask,
+                    state, StepBatch(*feed.batch(row), parallel.put_batch(w, mesh)), step_key,
+                    jnp.float32(0), mask, {},
                 )  # fmt: skip
                 seen += int(w.sum())
         return state, seen

@@ -32,6 +32,7 @@ from lgl_spl.train.checkpoints import Checkpoints, kept_note
 from lgl_spl.train.console import Progress
 from lgl_spl.train.experiment import Experiment, build_experiment
 from lgl_spl.train.run_state import RunState
+from lgl_spl.train.steps import StepBatch
 from lgl_spl.train.validate import validate_config, validate_devices
 from lgl_spl.train.writers import Writers
 
@@ -147,8 +148,7 @@ def round_steps(exp: Experiment, rs: RunState, step: int):
     step's arguments)``, the round's class mask and per-example inputs put on the devices
     once."""
     mask = parallel.put_replicated(rs.plan.class_mask, exp.mesh)
-    per_example = exp.step_inputs(rs)
-    extra = () if per_example is None else (per_example,)
+    per_example = exp.step_inputs(rs) or {}
     first = rs.round_start
     stop = min(len(rs.plan.indices), exp.num_steps - first)
     batches = exp.train_feed.round_batches(
@@ -157,9 +157,9 @@ def round_steps(exp: Experiment, rs: RunState, step: int):
     try:
         for s in range(step, first + stop):
             with exp.timer.timed("input"):
-                data = next(batches)  # x, y, indices, weights
+                batch = StepBatch(*next(batches))
             # The schedule step as numpy: jit places it, cheaper than jnp's.
-            yield s, (*data, exp.step_key, np.float32(rs.schedule_step(s)), mask, *extra)
+            yield s, (batch, exp.step_key, np.float32(rs.schedule_step(s)), mask, per_example)
     finally:
         batches.close()  # a host stream's decoding workers
 

@@ -37,7 +37,7 @@ from lgl_spl.train.evaluator import Evaluator
 from lgl_spl.train.feeding import DeviceFeeder
 from lgl_spl.train.from_arrays import learner_inputs
 from lgl_spl.train.state import create_train_state, make_optimizer
-from lgl_spl.train.steps import make_steps, model_variables
+from lgl_spl.train.steps import StepBatch, make_steps, model_variables
 from lgl_spl.util import ceil_div
 
 SCORES = ("el2n", "grand", "forgetting", "random")
@@ -205,8 +205,8 @@ class PruneScores:
             rows, weights = fill_round(rng, np.arange(n), n, steps, self.batch)
             for row, w in zip(rows, weights, strict=True):
                 state, metrics = self.steps.train(
-                    state, *feed.batch(row), parallel.put_batch(w, mesh), step_key,
-                    jnp.float32(0), mask,
+                    state, StepBatch(*feed.batch(row), parallel.put_batch(w, mesh)), step_key,
+                    jnp.float32(0), mask, {},
                 )  # fmt: skip
                 if counts is not None:
                     counts = _forget(

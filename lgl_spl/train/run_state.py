@@ -15,6 +15,7 @@ import numpy as np
 from lgl_spl.samplers import RoundPlan
 from lgl_spl.samplers.base import Trained
 from lgl_spl.train.state import TrainState
+from lgl_spl.train.steps import STEP_SUMS
 
 
 @dataclasses.dataclass
@@ -141,12 +142,13 @@ class RunState:
         if "selected_per_class" not in metrics:
             return
         sums = self.selection
-        per_class = np.asarray(metrics["selected_per_class"]).astype(np.int64).tolist()
-        old = sums.get("per_class") or [0] * len(per_class)
-        sums["per_class"] = [a + b for a, b in zip(old, per_class, strict=True)]
-        for key in ("selected_loss", "candidate_loss", "scored_selected", "selected_noisy"):
-            sums[key] = sums.get(key, 0.0) + float(metrics[key])
-        sums["candidates"] = sums.get("candidates", 0) + int(metrics["scored"])
+        for metric, total, kind in STEP_SUMS:
+            if kind is list:
+                value = np.asarray(metrics[metric]).astype(np.int64).tolist()
+                old = sums.get(total) or [0] * len(value)
+                sums[total] = [a + b for a, b in zip(old, value, strict=True)]
+            else:
+                sums[total] = sums.get(total, kind(0)) + kind(metrics[metric])
 
     def selection_facts(self, noisy: bool) -> dict:
         """The round's record of what a step-level selector trained on (``{}``: none):

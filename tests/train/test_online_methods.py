@@ -25,7 +25,7 @@ from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.experiment import build_experiment
 from lgl_spl.train.loop import load_checkpoint
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 from tests.helpers import read_metrics, read_rows
 from tests.reliability.common import (
     call_main,
@@ -66,10 +66,8 @@ def _run_steps(num_devices, selector, *, warmup_steps=0, count=4, width=4 * BATC
     weights[-1, width // 2 :] = 0  # padding in the last row
     outs = []
     for row, w in zip(rows, weights, strict=True):
-        state, out = steps.train(
-            state, x, y, parallel.put_batch(row, mesh), parallel.put_batch(w, mesh), key,
-            jnp.float32(0), mask, per_example,
-        )  # fmt: skip
+        batch = StepBatch(x, y, parallel.put_batch(row, mesh), parallel.put_batch(w, mesh))
+        state, out = steps.train(state, batch, key, jnp.float32(0), mask, per_example)
         outs.append(jax.tree.map(np.asarray, out))
     return outs, rows, weights, np.asarray(per_example["noisy"]), np.asarray(y)
 

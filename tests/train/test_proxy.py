@@ -20,7 +20,7 @@ from lgl_spl.models import get_model
 from lgl_spl.samplers import Proxy
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.state import TrainState, create_train_state, make_optimizer, make_schedule
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 from tests.helpers import read_metrics, read_rows
 from tests.reliability.common import (
     call_main,
@@ -60,10 +60,9 @@ def _proxy_steps(num_devices: int, count: int = 3):
     befores, outs = [], []
     for row in rows:
         befores.append(jax.device_get(state))
-        state, out = steps.train(
-            state, put(x), put(y), parallel.put_batch(row, mesh),
-            parallel.put_batch(np.ones(WIDTH, np.float32), mesh), key, jnp.float32(0), mask, {},
-        )  # fmt: skip
+        weights = parallel.put_batch(np.ones(WIDTH, np.float32), mesh)
+        batch = StepBatch(put(x), put(y), parallel.put_batch(row, mesh), weights)
+        state, out = steps.train(state, batch, key, jnp.float32(0), mask, {})
         outs.append(jax.tree.map(np.asarray, out))
     return befores + [jax.device_get(state)], outs, rows
 
@@ -74,11 +73,11 @@ def _plain_step(model, tx, schedule, params, batch_stats, opt_state, step, x, y,
     steps = make_steps(model, tx, schedule, SPEC, mesh)
     state = TrainState(step=step, params=params, batch_stats=batch_stats, opt_state=opt_state)
     put = functools.partial(parallel.put_replicated, mesh=mesh)
+    weights = parallel.put_batch(np.ones(len(kept), np.float32), mesh)
+    batch = StepBatch(put(x), put(y), parallel.put_batch(kept, mesh), weights)
     new, _ = steps.train(
-        put(state), put(x), put(y), parallel.put_batch(kept, mesh),
-        parallel.put_batch(np.ones(len(kept), np.float32), mesh), put(jax.random.key(3)),
-        jnp.float32(0), put(np.ones(10, bool)),
-    )  # fmt: skip
+        put(state), batch, put(jax.random.key(3)), jnp.float32(0), put(np.ones(10, bool)), {}
+    )
     return jax.device_get(new)
 
 

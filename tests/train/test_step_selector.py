@@ -26,7 +26,7 @@ from lgl_spl.models import get_model
 from lgl_spl.samplers import StepSelector, registry, uniform
 from lgl_spl.train import train_and_evaluate
 from lgl_spl.train.state import create_train_state, make_optimizer, make_schedule
-from lgl_spl.train.steps import make_steps
+from lgl_spl.train.steps import StepBatch, make_steps
 from tests.helpers import read_metrics, read_rows, tiny_digits
 
 BATCH = 16
@@ -68,10 +68,8 @@ def _run(mesh, steps, state, x, y, put, rows, weights):
     key, mask = put(jax.random.key(3)), put(np.ones(10, bool))
     outs = []
     for row, w in zip(rows, weights, strict=True):
-        state, out = steps.train(
-            state, x, y, parallel.put_batch(row, mesh), parallel.put_batch(w, mesh), key,
-            jnp.float32(0), mask,
-        )  # fmt: skip
+        batch = StepBatch(x, y, parallel.put_batch(row, mesh), parallel.put_batch(w, mesh))
+        state, out = steps.train(state, batch, key, jnp.float32(0), mask, {})
         outs.append(jax.tree.map(np.asarray, out))
     return state, outs
 
