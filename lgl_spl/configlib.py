@@ -16,7 +16,7 @@ import ml_collections
 from lgl_spl import settings
 from lgl_spl.errors import ConfigError
 from lgl_spl.samplers import get_method
-from lgl_spl.settings import check_block
+from lgl_spl.samplers.functional import method_settings
 from lgl_spl.util import ceil_div
 
 
@@ -122,14 +122,12 @@ def imagenet_student(model: str = "resnet50"):
 
 
 def set_method(c, name: str, **overrides):
-    """Fill ``c.method`` with ``name``'s settings at their defaults, then ``overrides``.
-
-    An override that is not a setting of the method fails here, naming it.
+    """Fill ``c.method`` with ``name``'s settings at their defaults, then ``overrides``
+    (``samplers.functional.method_settings`` makes the block, for configs and own loops
+    alike). An override that is not a setting of the method fails here, naming it.
     """
-    method = get_method(name)
-    m = ml_collections.ConfigDict({"name": name, **method.defaults()})
-    m.update(overrides)
-    check_block("method", m, method.fields)
+    m = method_settings(name, **overrides)
+    m.unlock()
     with c.unlocked():
         c.method = m
     if c.is_locked:
