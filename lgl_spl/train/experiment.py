@@ -173,6 +173,31 @@ def build_proxy(proxy, config, num_classes: int):
     )
 
 
+def _sampler_context(config, ds, timer: PhaseTimer) -> SamplerContext:
+    """What a method's code is built from: the training set's sizes, labels and pixels."""
+    return SamplerContext(
+        num_examples=int(ds.y_train.shape[0]),
+        num_classes=int(ds.num_classes),
+        batch_size=int(config.train.batch_size),
+        seed=int(config.seed),
+        num_steps=int(config.train.num_steps),
+        labels=np.asarray(ds.y_train, np.int32),
+        x_train=ds.x_train if ds.train_source is None else None,
+        timer=timer,
+    )
+
+
+def _method_step(method, selector, batch_size: int) -> dict:
+    """The method's parts of the train step (``make_steps``'s keywords)."""
+    return dict(
+        selector=selector.select if selector is not None else None,
+        batch_size=batch_size,
+        warmup_steps=selector.warmup_steps if selector is not None else 0,
+        step_signals=method.step_signals,
+        loss_mean=method.loss_mean,
+    )
+
+
 def build_experiment(config) -> Experiment:
     """Load the data and build every fixed part of the run (the slow set-up).
 
@@ -194,16 +219,7 @@ def build_experiment(config) -> Experiment:
     check_sizes(config, dataset, mesh)  # what the settings imply, before anything is built
     ds = dataset
     timer = PhaseTimer()
-    ctx = SamplerContext(
-        num_examples=int(ds.y_train.shape[0]),
-        num_classes=int(ds.num_classes),
-        batch_size=int(config.train.batch_size),
-        seed=int(config.seed),
-        num_steps=int(config.train.num_steps),
-        labels=np.asarray(ds.y_train, np.int32),
-        x_train=ds.x_train if ds.train_source is None else None,
-        timer=timer,
-    )
+    ctx = _sampler_context(config, ds, timer)
     # The method first: its data-dependent checks fail before the model is built.
     sampler = make_sampler(config.method, ctx)
     selector = sampler.step_selector
@@ -238,20 +254,10 @@ def build_experiment(config) -> Experiment:
     if selector is not None and selector.proxy is not None:
         proxy_model = build_proxy(selector.proxy, config, int(ds.num_classes))
     steps = make_steps(
-        model,
-        tx,
-        schedule,
-        spec,
-        mesh,
-        host_batches=train_feed.host_batches,
-        selector=selector.select if selector is not None else None,
-        batch_size=ctx.batch_size,
-        warmup_steps=selector.warmup_steps if selector is not None else 0,
-        step_signals=method.step_signals,
-        loss_transform=loss_transform,
-        loss_mean=method.loss_mean,
-        proxy_model=proxy_model,
-    )
+        model, tx, schedule, spec, mesh, host_batches=train_feed.host_batches,
+        **_method_step(method, selector, ctx.batch_size),
+        loss_transform=loss_transform, proxy_model=proxy_model,
+    )  # fmt: skip
     init_key, step_key = jax.random.split(jax.random.key(int(config.seed)))
     return Experiment(
         config=config,
