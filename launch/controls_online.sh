@@ -4,7 +4,8 @@
 # proxy (method.scorer=proxy), beside a `random` run again with them,
 # under label noise, and (--budget) at small budgets; then their reports.
 #
-#   bash launch/controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT]
+#   bash launch/controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT] \
+#     [METHODS]
 #
 # noise:  BLOCKS of sym0 sym20 sym40 pair40 (default: all four); the variants
 #         rho_loss_clean (a 10 % holdout with its true labels) and rho_loss_holdout (that
@@ -16,11 +17,14 @@
 # REPORT names the report's folder under docs/results/controls/DATASET (default: online,
 # or online_budget): a block run apart gets its own report (and its own Holm family)
 # instead of overwriting one made from runs that are no longer on disk.
+# METHODS (default: all six above, and rho_loss's two variants in the noisy blocks) runs
+# only those methods, without the variants: "random online_hard online_hard_proxy rho_loss
+# rho_loss_proxy" is the proxy's control.
 # The seed rule is launch/controls.sh's: seeds 0–2 without noise and at every budget,
 # 0–4 in every noisy block. Finished runs are skipped, interrupted ones resume.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage="usage: controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT]"
+usage="usage: controls_online.sh noise|budget fashion_mnist|cifar10 NPZ [RUNS_DIR] [BLOCKS] [REPORT] [METHODS]"
 sweep=${1:?$usage}
 dataset=${2:?$usage}
 npz=${3:?$usage}
@@ -28,7 +32,8 @@ runs=${4:-runs/controls}/$dataset
 read -r -a blocks <<<"${5:-sym0 sym20 sym40 pair40}"
 report=${6:-}
 out=docs/results/controls/$dataset
-methods=(random online_hard online_easy rho_loss online_hard_proxy rho_loss_proxy)
+read -r -a methods <<<"${7:-random online_hard online_easy rho_loss online_hard_proxy rho_loss_proxy}"
+variants=$([ -z "${7:-}" ] && echo yes || echo no)
 row() { echo "configs/cpu/control.py:$dataset,$1,$2${3:+,$3}"; }
 sweep_runs() { # SEEDS... -- CONFIGS...
   local seeds=()
@@ -53,7 +58,7 @@ for b in "${blocks[@]}"; do
     if [ "$b" = sym0 ]; then clean+=("$(row "$m" "$b")"); else noisy+=("$(row "$m" "$b")"); fi
     dirs+=("$runs/$dataset-$m-$b")
   done
-  if [ "$b" != sym0 ]; then
+  if [ "$b" != sym0 ] && [ "$variants" = yes ]; then
     noisy+=("$(row rho_loss_clean "$b")" "$(row rho_loss_holdout "$b")")
     dirs+=("$runs/$dataset-rho_loss_clean-$b" "$runs/$dataset-rho_loss_holdout-$b")
   fi
