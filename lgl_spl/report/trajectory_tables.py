@@ -167,9 +167,10 @@ SELECTION_NOTES = (
     "the examples selected; *precision*: 1 − the latter (clean share of the selection).",
     "- *class share min / max*: the least and most selected class's share of the selected "
     "set relative to uniform (1.00 = every class equally; LGL: over its stage's classes).",
-    "- *selected / candidate loss*: online selection's mean training loss of the examples "
-    "trained on and of all the step's candidates, in the last round that logged them (the "
-    "warm-up logs none); *irreducible loss*: the irreducible-loss model's mean loss on the "
+    "- *selected / candidate loss*: online selection's mean loss (eval mode, by the network "
+    "that scores: the student, or its proxy with `scorer=proxy`) of the examples trained on "
+    "and of all the step's candidates, in the last round that logged them (the warm-up logs "
+    "none); *irreducible loss*: the irreducible-loss model's mean loss on the "
     "training set (RHO-LOSS; ln 10 ≈ 2.30 is a uniform guess over 10 classes). n/a: not "
     "logged by the method, or a report from runs before these were kept.",
 )
