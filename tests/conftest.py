@@ -17,10 +17,17 @@ does not touch. An already-configured ``JAX_COMPILATION_CACHE_DIR`` is left alon
 import glob
 import os
 import shutil
+import signal
 import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+# The tests stand for a user at a terminal. A shell starts a background job (`pytest ... &`)
+# with SIGINT ignored, which the program rightly keeps ignored and every child inherits; the
+# Ctrl-C tests would then test that instead. (Python's handler resets to the default on exec.)
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _PREFIX = os.path.join(tempfile.gettempdir(), f"lgl_spl-xla-cache-{os.getuid()}-")
 

@@ -99,14 +99,7 @@ def start_cli(workdir, *extra: str, method: str = "random", stdout=subprocess.PI
         stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_sigint_as_at_a_terminal,
     )
-
-
-def _sigint_as_at_a_terminal() -> None:
-    # A shell starts a background job (`pytest ... &`) with SIGINT ignored, and the program
-    # rightly keeps it ignored; the tests stand for a user at a terminal.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_killed_at(step: int, *args: str, timeout: float = 180) -> int:
